@@ -1,0 +1,108 @@
+//! LRP: the backward pass with a rule per linear layer. Activations pass relevance through unchanged,
+//! max-pooling is winner-take-all (ties split equally), flatten reshapes.
+
+use super::{Explainer, Scratch};
+use crate::composite::Composite;
+use crate::model::{Layer, LinOp, Model};
+use crate::rules::{stabilize, InputMod, Mask, PreparedRule};
+
+impl Explainer {
+    /// Binds the composite's rules to the model's weights (cached until the model or composite changes).
+    pub(super) fn prepare(&mut self, model: &Model, composite: &Composite) {
+        if let Some((id, c, _)) = &self.prepared {
+            if *id == model.id() && c == composite {
+                return;
+            }
+        }
+        let nonneg = model.input_non_negative();
+        let rules = (0..model.layers().len())
+            .map(|i| {
+                let rule = composite.rule(i)?;
+                Some(match model.weights(i) {
+                    Some((w, b)) => PreparedRule::new(rule, w, Some(b), nonneg[i]),
+                    None => PreparedRule::new(rule, &[model.pool_factor(i)?], None, nonneg[i]),
+                })
+            })
+            .collect();
+        self.prepared = Some((model.id(), composite.clone(), rules));
+    }
+
+    /// LRP from `self.start` at the logits down to the input, into `rel`.
+    pub(super) fn lrp(&mut self, model: &Model) {
+        let n = model.layers().len();
+        self.rel[n].copy_from_slice(&self.start);
+        let rules = &self.prepared.as_ref().expect("prepare() runs before lrp()").2;
+        for i in (0..n).rev() {
+            let (lo, hi) = self.rel.split_at_mut(i + 1);
+            let (r_in, r_out) = (&mut lo[i], &hi[0]);
+            let x = &self.acts[i];
+            match &model.layers()[i] {
+                Layer::Relu | Layer::Tanh | Layer::Flatten => r_in.copy_from_slice(r_out),
+                Layer::MaxPool2d(_) => model.maxpool_route(i, x, r_out, r_in),
+                _ => {
+                    let op = model.op(i).expect("linear layer");
+                    let rule = rules[i].as_ref().expect("validated composite covers every linear layer");
+                    let col = (!self.cols[i].is_empty()).then_some(self.cols[i].as_slice());
+                    lrp_linear(op, rule, x, col, &self.acts[i + 1], (&self.lo, &self.hi), r_out, r_in, &mut self.scratch);
+                }
+            }
+        }
+    }
+}
+
+/// The generic rule step on one linear layer (see [`crate::rules`]).
+///
+/// `x` is the layer input, `x_col` its im2col (convolutions), `z_orig` the layer's unmodified output
+/// (for the sign masks of the generalized gamma rule), `bounds` the z^B box at the model input.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn lrp_linear(
+    op: &LinOp,
+    rule: &PreparedRule,
+    x: &[f32],
+    x_col: Option<&[f32]>,
+    z_orig: &[f32],
+    bounds: (&[f32], &[f32]),
+    r_out: &[f32],
+    r_in: &mut [f32],
+    sc: &mut Scratch,
+) {
+    let (n_in, n_out) = (x.len(), r_out.len());
+    let (lo, hi) = bounds;
+    r_in.fill(0.0);
+    let Scratch { z, tmp, s, xmod, c, col } = sc;
+    let (z, tmp, s, xmod, c) = (&mut z[..n_out], &mut tmp[..n_out], &mut s[..n_out], &mut xmod[..n_in], &mut c[..n_in]);
+    for branch in &rule.branches {
+        // 1. z = sum over terms of forward(rho(W), rho(b), a_mod)
+        z.fill(0.0);
+        for t in &branch.terms {
+            let b = t.bias.map(|k| rule.biases[k].as_slice());
+            let w = &rule.weights[t.weight];
+            if t.input == InputMod::X {
+                op.forward(w, b, x, x_col, col, tmp);
+            } else {
+                for j in 0..n_in {
+                    xmod[j] = t.input.apply(x[j], lo.get(j).copied().unwrap_or(0.0), hi.get(j).copied().unwrap_or(0.0));
+                }
+                op.forward(w, b, xmod, None, col, tmp);
+            }
+            z.iter_mut().zip(tmp.iter()).for_each(|(zk, v)| *zk += t.sign * v);
+        }
+        // 2. s = coef * R / stabilize(z), restricted to the branch's neurons
+        for k in 0..n_out {
+            let on = match branch.mask {
+                Mask::All => true,
+                Mask::Positive => z_orig[k] > 0.0,
+                Mask::Negative => z_orig[k] < 0.0,
+            };
+            s[k] = if on { branch.coef * r_out[k] / stabilize(z[k], branch.eps) } else { 0.0 };
+        }
+        // 3.-4. R_in += a_mod * backward(rho(W), s), per term
+        for t in &branch.terms {
+            op.backward(&rule.weights[t.weight], s, col, c);
+            for j in 0..n_in {
+                let a = t.input.apply(x[j], lo.get(j).copied().unwrap_or(0.0), hi.get(j).copied().unwrap_or(0.0));
+                r_in[j] += t.sign * a * c[j];
+            }
+        }
+    }
+}

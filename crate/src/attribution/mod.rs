@@ -1,0 +1,445 @@
+//! Attribution methods: LRP (any composite) and the gradient family, all on one forward pass kept in
+//! an [`Explainer`]'s buffers. Every method is a backward pass over the same layers
+//! ([`Model`]'s `backward_layer`, or LRP's generic rule step on top of the same linear maps).
+//!
+//! Attributions are taken with respect to the model's input after its input stage (normalization,
+//! padding) and reported cropped to the 28x28 pixel grid; relevance on constant padding is reported in
+//! [`Explanation::padding`].
+
+mod gradient;
+mod integrated;
+mod lrp;
+pub(crate) use lrp::lrp_linear;
+mod smooth;
+mod taylor;
+
+use crate::composite::{Composite, Preset};
+use crate::error::{invalid_param, LrpError, Result};
+use crate::model::{Model, PIXELS};
+use crate::rules::{PreparedRule, Rule, RuleParams};
+use serde::{Deserialize, Serialize};
+
+/// Every method name the CLI and the page accept, gradient methods first, then the LRP presets.
+pub const METHOD_NAMES: [&str; 17] = [
+    "gradient",
+    "sensitivity",
+    "gradient-x-input",
+    "simple-taylor",
+    "integrated-gradients",
+    "smoothgrad",
+    "lrp-0",
+    "lrp-eps",
+    "lrp-gamma",
+    "lrp-alpha1-beta0",
+    "lrp-alpha2-beta1",
+    "lrp-zplus",
+    "deep-taylor",
+    "epsilon-plus",
+    "epsilon-gamma-box",
+    "epsilon-alpha2-beta1",
+    "epsilon-plus-flat",
+];
+
+/// Largest number of steps (Integrated Gradients) or samples (SmoothGrad) accepted.
+pub const MAX_STEPS: usize = 4096;
+
+/// Parameters of rules and methods; each method reads the ones it needs.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Params {
+    #[serde(flatten)]
+    pub rules: RuleParams,
+    /// Integrated Gradients: Riemann steps.
+    pub steps: usize,
+    /// SmoothGrad: noisy samples.
+    pub samples: usize,
+    /// SmoothGrad: noise standard deviation as a fraction of the input range.
+    pub sigma: f32,
+    /// SmoothGrad: seed of the noise.
+    pub seed: u64,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params { rules: RuleParams::default(), steps: 32, samples: 32, sigma: 0.15, seed: 0 }
+    }
+}
+
+/// An attribution method with its parameters, validated against a model.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Method {
+    /// `df_c/dx`.
+    Gradient,
+    /// `(df_c/dx_i)^2`: decomposes the squared gradient norm.
+    Sensitivity,
+    /// `x_i df_c/dx_i`.
+    GradientXInput,
+    /// `(x_i - x~_i) df_c/dx_i(x~)` at a root point `x~` found by line search along the gradient.
+    SimpleTaylor,
+    /// `(x - x') * mean_k df_c/dx(x' + k/m (x - x'))`, right Riemann sum, baseline = blank canvas.
+    IntegratedGradients { steps: usize },
+    /// Mean gradient at `x + N(0, sigma^2)` noise, `sigma` a fraction of the input range.
+    SmoothGrad { samples: usize, sigma: f32, seed: u64 },
+    /// Layer-wise relevance propagation with a rule per layer.
+    Lrp(Composite),
+}
+
+impl Method {
+    /// The method named `name` (see [`METHOD_NAMES`]) for `model`, with parameters from `p`.
+    pub fn from_name(name: &str, model: &Model, p: &Params) -> Result<Method> {
+        let m = match name {
+            "gradient" => Method::Gradient,
+            "sensitivity" => Method::Sensitivity,
+            "gradient-x-input" => Method::GradientXInput,
+            "simple-taylor" => Method::SimpleTaylor,
+            "integrated-gradients" => Method::IntegratedGradients { steps: p.steps },
+            "smoothgrad" => Method::SmoothGrad { samples: p.samples, sigma: p.sigma, seed: p.seed },
+            _ => match Preset::from_name(name) {
+                Some(preset) => Method::Lrp(Composite::preset(preset, model, &p.rules)?),
+                None => return Err(invalid_param(format!("unknown method `{name}`; known: {}", METHOD_NAMES.join(", ")))),
+            },
+        };
+        m.validate(model)?;
+        Ok(m)
+    }
+
+    /// LRP with one rule per dense/conv layer given as text, e.g. `zb,gamma,eps,0` (see [`Rule::parse`]).
+    pub fn from_rule_list(list: &str, model: &Model, p: &Params) -> Result<Method> {
+        let rules = list.split(',').map(|r| Rule::parse(r, &p.rules)).collect::<Result<Vec<_>>>()?;
+        Ok(Method::Lrp(Composite::from_list(model, &rules)?))
+    }
+
+    pub fn validate(&self, model: &Model) -> Result<()> {
+        match *self {
+            Method::IntegratedGradients { steps } if steps == 0 || steps > MAX_STEPS => Err(invalid_param(format!("steps must be 1..={MAX_STEPS}, got {steps}"))),
+            Method::SmoothGrad { samples, .. } if samples == 0 || samples > MAX_STEPS => Err(invalid_param(format!("samples must be 1..={MAX_STEPS}, got {samples}"))),
+            Method::SmoothGrad { sigma, .. } if !(sigma.is_finite() && (0.0..=10.0).contains(&sigma)) => Err(invalid_param(format!("sigma must be in [0, 10], got {sigma}"))),
+            Method::Lrp(ref c) => c.validate(model),
+            _ => Ok(()),
+        }
+    }
+
+    /// True for LRP (per-layer relevance is reported).
+    pub fn is_lrp(&self) -> bool {
+        matches!(self, Method::Lrp(_))
+    }
+}
+
+/// What to explain: the target class (default: the predicted one), an optional contrast class
+/// ("why target and not contrast": `R(target) - R(contrast)`), and LRP's normalized start (`1` instead
+/// of the logit).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Query {
+    pub target: Option<usize>,
+    pub contrast: Option<usize>,
+    pub normalize: bool,
+}
+
+/// Relevance entering a layer from above (at its output) and leaving it downwards (at its input).
+/// The difference is what the layer's biases and stabilizers absorbed (or, for alpha-beta, created).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct LayerTotal {
+    pub kind: &'static str,
+    pub relevance_out: f32,
+    pub relevance_in: f32,
+}
+
+/// The result of one explanation. Buffers are reused between calls of the same [`Explainer`].
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Explanation {
+    pub target: usize,
+    pub contrast: Option<usize>,
+    pub prediction: usize,
+    pub logits: Vec<f32>,
+    pub probabilities: Vec<f32>,
+    /// The quantity decomposed: `logit[target]` (1 when normalized), minus the contrast's.
+    pub explained: f32,
+    /// Attribution per pixel, 28x28 row-major.
+    pub heatmap: Vec<f32>,
+    /// Attribution that fell on the input stage's constant padding (dropped from the heatmap).
+    pub padding: f32,
+    /// LRP only: per layer, the total relevance in and out.
+    pub layers: Vec<LayerTotal>,
+    /// Simple Taylor only: the root point (28x28 pixels) and the logit there.
+    pub root: Option<Vec<f32>>,
+    pub root_value: Option<f32>,
+}
+
+impl Explanation {
+    /// Sum of the heatmap.
+    pub fn total(&self) -> f32 {
+        self.heatmap.iter().sum()
+    }
+}
+
+/// Softmax of `logits` into `out` (display only: never part of an explanation).
+pub fn softmax(logits: &[f32], out: &mut Vec<f32>) {
+    let m = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    out.clear();
+    out.extend(logits.iter().map(|&l| (l - m).exp()));
+    let s: f32 = out.iter().sum();
+    out.iter_mut().for_each(|p| *p /= s);
+}
+
+/// Index of the largest value (first on ties).
+pub fn argmax(v: &[f32]) -> usize {
+    v.iter().enumerate().fold((0, f32::NEG_INFINITY), |(bi, bv), (i, &x)| if x > bv { (i, x) } else { (bi, bv) }).0
+}
+
+/// Checks one or more 28x28 inputs: length a multiple of 784, every value finite and in [0, 1].
+pub fn validate_pixels(pixels: &[f32]) -> Result<usize> {
+    if pixels.is_empty() || pixels.len() % PIXELS != 0 {
+        return Err(LrpError::InvalidInput(format!("expected a multiple of {PIXELS} pixels (28x28), got {}", pixels.len())));
+    }
+    if let Some(i) = pixels.iter().position(|p| !p.is_finite() || !(0.0..=1.0).contains(p)) {
+        return Err(LrpError::InvalidInput(format!("pixel {} of input {} is {}; pixels must be finite and in [0, 1]", i % PIXELS, i / PIXELS, pixels[i])));
+    }
+    Ok(pixels.len() / PIXELS)
+}
+
+/// Scratch space of the LRP step, sized for the largest layer.
+#[derive(Default)]
+pub struct Scratch {
+    pub z: Vec<f32>,
+    pub tmp: Vec<f32>,
+    pub s: Vec<f32>,
+    pub xmod: Vec<f32>,
+    pub c: Vec<f32>,
+    pub col: Vec<f32>,
+}
+
+/// Runs models forward and explains their predictions, reusing its buffers: after the first call for a
+/// model and method, an explanation allocates nothing.
+#[derive(Default)]
+pub struct Explainer {
+    model_id: u64,
+    /// `acts[i]` is the input of layer `i` (`acts[0]` the normalized, padded input), `acts[n]` the logits.
+    acts: Vec<Vec<f32>>,
+    /// im2col of each convolution's input, kept from the forward pass.
+    cols: Vec<Vec<f32>>,
+    /// Gradient or relevance at every layer boundary, same indexing as `acts`.
+    rel: Vec<Vec<f32>>,
+    /// A second set for contrastive explanations.
+    saved: Vec<Vec<f32>>,
+    scratch: Scratch,
+    /// z^B bounds at the model input (padding: the pad value).
+    lo: Vec<f32>,
+    hi: Vec<f32>,
+    /// Working pixels (28x28) and input-sized accumulators.
+    pix: Vec<f32>,
+    xin: Vec<f32>,
+    xref: Vec<f32>,
+    acc: Vec<f32>,
+    map: Vec<f32>,
+    map2: Vec<f32>,
+    start: Vec<f32>,
+    root: Vec<f32>,
+    prepared: Option<(u64, Composite, Vec<Option<PreparedRule>>)>,
+    out: Explanation,
+}
+
+impl Explainer {
+    pub fn new(model: &Model) -> Explainer {
+        let mut e = Explainer::default();
+        e.ensure(model);
+        e
+    }
+
+    /// Sizes the buffers for `model` (a no-op if they already are).
+    fn ensure(&mut self, model: &Model) {
+        if self.model_id == model.id() {
+            return;
+        }
+        let shapes = model.shapes();
+        let sizes: Vec<usize> = shapes.iter().map(|s| s.len()).collect();
+        let maxlen = sizes.iter().copied().max().unwrap_or(0);
+        let cols: Vec<usize> = (0..model.layers().len()).map(|i| model.op(i).map_or(0, |o| o.col_len())).collect();
+        let maxcol = cols.iter().copied().max().unwrap_or(0);
+        self.acts = sizes.iter().map(|&n| vec![0.0; n]).collect();
+        self.rel = self.acts.clone();
+        self.saved = self.acts.clone();
+        self.cols = cols.iter().map(|&n| vec![0.0; n]).collect();
+        self.scratch = Scratch { z: vec![0.0; maxlen], tmp: vec![0.0; maxlen], s: vec![0.0; maxlen], xmod: vec![0.0; maxlen], c: vec![0.0; maxlen], col: vec![0.0; maxcol] };
+        let n_in = sizes[0];
+        let stage = model.input_stage();
+        let (l, h) = stage.bounds();
+        self.lo = vec![stage.pad_value; n_in];
+        self.hi = vec![stage.pad_value; n_in];
+        let side = stage.side();
+        for y in 0..crate::model::SIDE {
+            for x in 0..crate::model::SIDE {
+                let j = (y + stage.pad) * side + x + stage.pad;
+                self.lo[j] = l;
+                self.hi[j] = h;
+            }
+        }
+        for v in [&mut self.xin, &mut self.xref, &mut self.acc, &mut self.map, &mut self.map2] {
+            *v = vec![0.0; n_in];
+        }
+        self.pix = vec![0.0; PIXELS];
+        self.root = vec![0.0; PIXELS];
+        self.start = vec![0.0; model.classes()];
+        self.out = Explanation { heatmap: vec![0.0; PIXELS], logits: vec![0.0; model.classes()], probabilities: vec![0.0; model.classes()], layers: Vec::with_capacity(model.layers().len()), ..Default::default() };
+        self.prepared = None;
+        self.model_id = model.id();
+    }
+
+    /// Forward pass on 28x28 `pixels` (not validated), keeping every activation.
+    fn forward(&mut self, model: &Model, pixels: &[f32]) {
+        model.input_stage().apply(pixels, &mut self.acts[0]);
+        for i in 0..model.layers().len() {
+            let (a, b) = self.acts.split_at_mut(i + 1);
+            model.forward_layer(i, &a[i], &mut self.cols[i], &mut b[0]);
+        }
+    }
+
+    /// The logits of the last forward pass.
+    fn logits(&self) -> &[f32] {
+        self.acts.last().expect("model has layers")
+    }
+
+    /// Gradient of `start . logits` with respect to every layer's input, into `rel`.
+    fn backward(&mut self, model: &Model) {
+        let n = model.layers().len();
+        self.rel[n].copy_from_slice(&self.start);
+        for i in (0..n).rev() {
+            let (lo, hi) = self.rel.split_at_mut(i + 1);
+            model.backward_layer(i, &self.acts[i], &self.acts[i + 1], &hi[0], &mut self.scratch.col, &mut lo[i]);
+        }
+    }
+
+    /// Runs the model on one 28x28 input; returns logits, probabilities and the predicted class.
+    pub fn predict(&mut self, model: &Model, pixels: &[f32]) -> Result<&Explanation> {
+        validate_pixels(pixels)?;
+        if pixels.len() != PIXELS {
+            return Err(LrpError::InvalidInput(format!("expected {PIXELS} pixels, got {}", pixels.len())));
+        }
+        self.ensure(model);
+        self.forward(model, pixels);
+        self.record_prediction();
+        Ok(&self.out)
+    }
+
+    fn record_prediction(&mut self) {
+        let logits = self.acts.last().expect("model has layers");
+        self.out.logits.clear();
+        self.out.logits.extend_from_slice(logits);
+        softmax(logits, &mut self.out.probabilities);
+        self.out.prediction = argmax(logits);
+    }
+
+    /// Explains the model's output for one 28x28 input with `method`.
+    pub fn explain(&mut self, model: &Model, pixels: &[f32], method: &Method, query: &Query) -> Result<&Explanation> {
+        validate_pixels(pixels)?;
+        if pixels.len() != PIXELS {
+            return Err(LrpError::InvalidInput(format!("expected {PIXELS} pixels, got {}", pixels.len())));
+        }
+        method.validate(model)?;
+        let classes = model.classes();
+        for c in [query.target, query.contrast].into_iter().flatten() {
+            if c >= classes {
+                return Err(LrpError::TargetOutOfRange { target: c, classes });
+            }
+        }
+        self.ensure(model);
+        self.forward(model, pixels);
+        self.record_prediction();
+        let target = query.target.unwrap_or(self.out.prediction);
+        if let Method::Lrp(c) = method {
+            self.prepare(model, c);
+        }
+        let explained = match query.contrast {
+            None => self.attribute(model, pixels, method, target, query.normalize),
+            Some(k) => {
+                // R(target) - R(k), each with the same rules; the target runs last so that
+                // method extras (the Taylor root point) belong to it.
+                let ek = self.attribute(model, pixels, method, k, query.normalize);
+                std::mem::swap(&mut self.map, &mut self.map2);
+                std::mem::swap(&mut self.rel, &mut self.saved);
+                let et = self.attribute(model, pixels, method, target, query.normalize);
+                self.map.iter_mut().zip(&self.map2).for_each(|(t, k)| *t -= k);
+                if method.is_lrp() {
+                    for (r, s) in self.rel.iter_mut().zip(&self.saved) {
+                        r.iter_mut().zip(s).for_each(|(t, k)| *t -= k);
+                    }
+                }
+                et - ek
+            }
+        };
+        let out = &mut self.out;
+        out.target = target;
+        out.contrast = query.contrast;
+        out.explained = explained;
+        out.padding = model.input_stage().crop(&self.map, &mut out.heatmap);
+        out.layers.clear();
+        if method.is_lrp() {
+            for (i, l) in model.layers().iter().enumerate() {
+                out.layers.push(LayerTotal { kind: l.kind(), relevance_out: self.rel[i + 1].iter().sum(), relevance_in: self.rel[i].iter().sum() });
+            }
+        }
+        if matches!(method, Method::SimpleTaylor) {
+            out.root.get_or_insert_with(Vec::new).clone_from(&self.root);
+        } else {
+            out.root = None;
+            out.root_value = None;
+        }
+        if let Some(i) = out.heatmap.iter().position(|v| !v.is_finite()) {
+            return Err(LrpError::InvalidInput(format!("the explanation overflowed at pixel {i}: the model's values are too large for f32")));
+        }
+        Ok(&self.out)
+    }
+
+    /// Explains `n` inputs (`pixels` holds `n * 784` values) with the same method and query.
+    pub fn explain_batch(&mut self, model: &Model, pixels: &[f32], method: &Method, query: &Query) -> Result<Vec<Explanation>> {
+        validate_pixels(pixels)?;
+        pixels.chunks_exact(PIXELS).map(|p| self.explain(model, p, method, query).cloned()).collect()
+    }
+
+    /// Relevance (LRP) or gradient at the input of layer `i` from the last explanation (`i = layers` for the
+    /// output); CHW order, shape `model.shapes()[i]`.
+    pub fn layer_relevance(&self, i: usize) -> Option<&[f32]> {
+        self.rel.get(i).map(Vec::as_slice)
+    }
+
+    /// Activations of the last forward pass at the input of layer `i`.
+    pub fn activation(&self, i: usize) -> Option<&[f32]> {
+        self.acts.get(i).map(Vec::as_slice)
+    }
+
+    /// The attribution for one class into `self.map` (model input space); returns the explained value.
+    /// Expects the forward pass at `pixels` in `acts` (methods that run others restore it).
+    fn attribute(&mut self, model: &Model, pixels: &[f32], method: &Method, class: usize, normalize: bool) -> f32 {
+        let logit = self.logits()[class];
+        self.start.fill(0.0);
+        match method {
+            Method::Lrp(_) => {
+                self.start[class] = if normalize { 1.0 } else { logit };
+                self.lrp(model);
+                self.map.copy_from_slice(&self.rel[0]);
+                self.start[class]
+            }
+            Method::Gradient | Method::Sensitivity | Method::GradientXInput => {
+                self.start[class] = 1.0;
+                self.gradient_family(model, method);
+                logit
+            }
+            Method::IntegratedGradients { steps } => {
+                self.start[class] = 1.0;
+                self.integrated_gradients(model, pixels, *steps);
+                logit
+            }
+            Method::SmoothGrad { samples, sigma, seed } => {
+                self.start[class] = 1.0;
+                self.smoothgrad(model, pixels, *samples, *sigma, *seed);
+                logit
+            }
+            Method::SimpleTaylor => {
+                self.start[class] = 1.0;
+                let v = self.simple_taylor(model, pixels, class);
+                self.out.root_value = Some(v);
+                logit
+            }
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! Composites: a rule for every linear layer, and the named presets of Zennit and
+//! RelevancePropagation.jl.
+//!
+//! | preset | first layer | conv layers | dense layers |
+//! |---|---|---|---|
+//! | `epsilon-plus` | as conv/dense | z+ | eps |
+//! | `epsilon-gamma-box` | z^B | gamma | eps |
+//! | `epsilon-alpha2-beta1` | as conv/dense | alpha 2 beta 1 | eps |
+//! | `epsilon-plus-flat` | flat | z+ | eps |
+//! | `deep-taylor` | z^B | z+ | z+ |
+//!
+//! and the uniform ones (`lrp-0`, `lrp-eps`, `lrp-gamma`, `lrp-alpha2-beta1`, `lrp-alpha1-beta0`,
+//! `lrp-zplus`). Sum and average pooling layers take LRP-0 with the 1e-9 stabilizer (Zennit's `Norm`)
+//! in every preset; max-pooling is winner-take-all and takes no rule.
+
+use crate::error::{invalid_param, Result};
+use crate::model::{Layer, Model};
+use crate::rules::{Rule, RuleParams};
+
+/// The named presets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Preset {
+    Lrp0,
+    LrpEps,
+    LrpGamma,
+    LrpAlpha2Beta1,
+    LrpAlpha1Beta0,
+    LrpZPlus,
+    EpsilonPlus,
+    EpsilonGammaBox,
+    EpsilonAlpha2Beta1,
+    EpsilonPlusFlat,
+    DeepTaylor,
+}
+
+impl Preset {
+    /// Every preset with its CLI / page name.
+    pub const ALL: [(Preset, &'static str); 11] = [
+        (Preset::Lrp0, "lrp-0"),
+        (Preset::LrpEps, "lrp-eps"),
+        (Preset::LrpGamma, "lrp-gamma"),
+        (Preset::LrpAlpha1Beta0, "lrp-alpha1-beta0"),
+        (Preset::LrpAlpha2Beta1, "lrp-alpha2-beta1"),
+        (Preset::LrpZPlus, "lrp-zplus"),
+        (Preset::DeepTaylor, "deep-taylor"),
+        (Preset::EpsilonPlus, "epsilon-plus"),
+        (Preset::EpsilonGammaBox, "epsilon-gamma-box"),
+        (Preset::EpsilonAlpha2Beta1, "epsilon-alpha2-beta1"),
+        (Preset::EpsilonPlusFlat, "epsilon-plus-flat"),
+    ];
+
+    pub fn from_name(name: &str) -> Option<Preset> {
+        Preset::ALL.iter().find(|(_, n)| *n == name).map(|(p, _)| *p)
+    }
+    pub fn name(&self) -> &'static str {
+        Preset::ALL.iter().find(|(p, _)| p == self).map(|(_, n)| *n).expect("every preset is named")
+    }
+}
+
+/// A rule for each layer of a model (`None` for layers that take no rule: activations, max-pooling,
+/// flatten).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Composite {
+    rules: Vec<Option<Rule>>,
+}
+
+fn is_weighted(l: &Layer) -> bool {
+    matches!(l, Layer::Dense(_) | Layer::Conv2d(_))
+}
+fn is_linear(l: &Layer) -> bool {
+    matches!(l, Layer::Dense(_) | Layer::Conv2d(_) | Layer::AvgPool2d(_) | Layer::SumPool2d(..))
+}
+
+impl Composite {
+    /// A preset for `model`, with rule parameters from `p` (`lrp-alpha1-beta0`, `lrp-zplus` ignore alpha/beta).
+    pub fn preset(preset: Preset, model: &Model, p: &RuleParams) -> Result<Composite> {
+        let eps = Rule::Epsilon { epsilon: p.epsilon };
+        let gamma = Rule::Gamma { gamma: p.gamma };
+        let ab = Rule::AlphaBeta { alpha: p.alpha, beta: p.beta };
+        // (first layer, conv layers, dense layers)
+        let (first, conv, dense) = match preset {
+            Preset::Lrp0 => (None, Rule::Zero, Rule::Zero),
+            Preset::LrpEps => (None, eps, eps),
+            Preset::LrpGamma => (None, gamma, gamma),
+            Preset::LrpAlpha2Beta1 => (None, ab, ab),
+            Preset::LrpAlpha1Beta0 => (None, Rule::AlphaBeta { alpha: 1.0, beta: 0.0 }, Rule::AlphaBeta { alpha: 1.0, beta: 0.0 }),
+            Preset::LrpZPlus => (None, Rule::ZPlus, Rule::ZPlus),
+            Preset::EpsilonPlus => (None, Rule::ZPlus, eps),
+            Preset::EpsilonGammaBox => (Some(Rule::ZBox), gamma, eps),
+            Preset::EpsilonAlpha2Beta1 => (None, ab, eps),
+            Preset::EpsilonPlusFlat => (Some(Rule::Flat), Rule::ZPlus, eps),
+            Preset::DeepTaylor => (Some(Rule::ZBox), Rule::ZPlus, Rule::ZPlus),
+        };
+        let first_weighted = model.layers().iter().position(is_weighted);
+        let rules = model
+            .layers()
+            .iter()
+            .enumerate()
+            .map(|(i, l)| match l {
+                _ if Some(i) == first_weighted && first.is_some() => first,
+                Layer::Conv2d(_) => Some(conv),
+                Layer::Dense(_) => Some(dense),
+                Layer::AvgPool2d(_) | Layer::SumPool2d(..) => Some(Rule::Zero),
+                _ => None,
+            })
+            .collect();
+        let c = Composite { rules };
+        c.validate(model)?;
+        Ok(c)
+    }
+
+    /// A composite from a list of rules, one per dense/convolution layer in order, or one per linear
+    /// layer including sum/average pooling. Pools not covered by the list take LRP-0.
+    pub fn from_list(model: &Model, list: &[Rule]) -> Result<Composite> {
+        let weighted = model.layers().iter().filter(|l| is_weighted(l)).count();
+        let linear = model.layers().iter().filter(|l| is_linear(l)).count();
+        let with_pools = list.len() == linear && linear != weighted;
+        if list.len() != weighted && !with_pools {
+            return Err(invalid_param(format!(
+                "the rule list has {} entries; the model has {weighted} dense/conv layers ({linear} with sum/avg pooling)",
+                list.len()
+            )));
+        }
+        let mut it = list.iter();
+        let rules = model
+            .layers()
+            .iter()
+            .map(|l| match l {
+                l if is_weighted(l) => it.next().copied(),
+                l if is_linear(l) => if with_pools { it.next().copied() } else { Some(Rule::Zero) },
+                _ => None,
+            })
+            .collect();
+        let c = Composite { rules };
+        c.validate(model)?;
+        Ok(c)
+    }
+
+    /// Sets the rule of layer `i` (a dense, convolution or sum/average pooling layer).
+    pub fn set(&mut self, model: &Model, i: usize, rule: Rule) -> Result<()> {
+        let old = self.rules.get(i).copied().ok_or_else(|| invalid_param(format!("layer {i} does not exist")))?;
+        self.rules[i] = Some(rule);
+        if let Err(e) = self.validate(model) {
+            self.rules[i] = old;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// The rule of layer `i`, if it takes one.
+    pub fn rule(&self, i: usize) -> Option<Rule> {
+        self.rules.get(i).copied().flatten()
+    }
+    pub fn rules(&self) -> &[Option<Rule>] {
+        &self.rules
+    }
+
+    /// Checks the composite against `model`: one entry per layer, rules only on linear layers, every
+    /// linear layer covered, valid parameters, z^B only on a layer that sees the model's input
+    /// (nothing but `Flatten` before it).
+    pub fn validate(&self, model: &Model) -> Result<()> {
+        if self.rules.len() != model.layers().len() {
+            return Err(invalid_param(format!("composite has {} entries for {} layers", self.rules.len(), model.layers().len())));
+        }
+        for (i, (r, l)) in self.rules.iter().zip(model.layers()).enumerate() {
+            match (r, is_linear(l)) {
+                (Some(_), false) => return Err(invalid_param(format!("layer {i} ({}) takes no rule", l.kind()))),
+                (None, true) => return Err(invalid_param(format!("layer {i} ({}) needs a rule", l.kind()))),
+                (Some(rule), true) => {
+                    rule.validate()?;
+                    let sees_input = model.layers()[..i].iter().all(|l| matches!(l, Layer::Flatten));
+                    if *rule == Rule::ZBox && !sees_input {
+                        return Err(invalid_param(format!("z^B needs the model's input and layer {i} does not see it: use it on the first layer")));
+                    }
+                }
+                (None, false) => {}
+            }
+        }
+        Ok(())
+    }
+}

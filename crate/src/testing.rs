@@ -1,0 +1,113 @@
+//! Small random networks with fixed seeds, for tests, benchmarks and doc examples.
+
+use crate::model::{Conv2d, Dense, InputStage, Layer, Model, ModelMeta, Pool};
+use ndarray::{Array1, Array2, Array4};
+use rand::{Rng, SeedableRng};
+use rand_pcg::Pcg64Mcg;
+
+fn uniform(rng: &mut Pcg64Mcg, n: usize, scale: f32) -> Vec<f32> {
+    (0..n).map(|_| rng.gen_range(-scale..scale)).collect()
+}
+
+/// A dense layer with weights uniform in ±sqrt(6/(in+out)) and small biases (or none).
+pub fn dense(rng: &mut Pcg64Mcg, n_in: usize, n_out: usize, bias: bool) -> Layer {
+    let s = (6.0 / (n_in + n_out) as f32).sqrt();
+    let b = if bias { uniform(rng, n_out, 0.1) } else { vec![0.0; n_out] };
+    Layer::Dense(Dense { weight: Array2::from_shape_vec((n_out, n_in), uniform(rng, n_in * n_out, s)).unwrap(), bias: Array1::from(b) })
+}
+
+/// A convolution layer, stride 1.
+pub fn conv(rng: &mut Pcg64Mcg, c_in: usize, c_out: usize, k: usize, padding: usize, bias: bool) -> Layer {
+    let s = (6.0 / ((c_in + c_out) * k * k) as f32).sqrt();
+    let b = if bias { uniform(rng, c_out, 0.1) } else { vec![0.0; c_out] };
+    Layer::Conv2d(Conv2d {
+        weight: Array4::from_shape_vec((c_out, c_in, k, k), uniform(rng, c_out * c_in * k * k, s)).unwrap(),
+        bias: Array1::from(b),
+        stride: [1, 1],
+        padding,
+    })
+}
+
+/// 784-32-16-10 ReLU MLP.
+pub fn tiny_mlp(seed: u64, bias: bool) -> Model {
+    let mut r = Pcg64Mcg::seed_from_u64(seed);
+    let layers = vec![Layer::Flatten, dense(&mut r, 784, 32, bias), Layer::Relu, dense(&mut r, 32, 16, bias), Layer::Relu, dense(&mut r, 16, 10, bias)];
+    Model::new(InputStage::default(), layers, ModelMeta::digits("tiny-mlp")).unwrap()
+}
+
+/// conv(4, 5x5) - ReLU - maxpool 2 - conv(6, 3x3, pad 1) - ReLU - sumpool 2 - flatten - dense 32 - ReLU - dense 10.
+pub fn tiny_cnn(seed: u64, bias: bool) -> Model {
+    let mut r = Pcg64Mcg::seed_from_u64(seed);
+    let layers = vec![
+        conv(&mut r, 1, 4, 5, 0, bias),
+        Layer::Relu,
+        Layer::MaxPool2d(Pool { kernel: [2, 2], stride: [2, 2] }),
+        conv(&mut r, 4, 6, 3, 1, bias),
+        Layer::Relu,
+        Layer::SumPool2d(Pool { kernel: [2, 2], stride: [2, 2] }, 0.5),
+        Layer::Flatten,
+        dense(&mut r, 6 * 6 * 6, 32, bias),
+        Layer::Relu,
+        dense(&mut r, 32, 10, bias),
+    ];
+    Model::new(InputStage::default(), layers, ModelMeta::digits("tiny-cnn")).unwrap()
+}
+
+/// A LeNet-size CNN like the shipped one (conv 5x5x16 - pool - conv 5x5x32 - pool - dense 128 - dense 10),
+/// random weights: for benchmarks.
+pub fn lenet(seed: u64) -> Model {
+    let mut r = Pcg64Mcg::seed_from_u64(seed);
+    let layers = vec![
+        conv(&mut r, 1, 16, 5, 0, true),
+        Layer::Relu,
+        Layer::MaxPool2d(Pool { kernel: [2, 2], stride: [2, 2] }),
+        conv(&mut r, 16, 32, 5, 0, true),
+        Layer::Relu,
+        Layer::MaxPool2d(Pool { kernel: [2, 2], stride: [2, 2] }),
+        Layer::Flatten,
+        dense(&mut r, 512, 128, true),
+        Layer::Relu,
+        dense(&mut r, 128, 10, true),
+    ];
+    Model::new(InputStage::default(), layers, ModelMeta::digits("lenet")).unwrap()
+}
+
+/// 784-300-100-10 ReLU MLP with random weights: for benchmarks.
+pub fn mlp(seed: u64) -> Model {
+    let mut r = Pcg64Mcg::seed_from_u64(seed);
+    let layers = vec![Layer::Flatten, dense(&mut r, 784, 300, true), Layer::Relu, dense(&mut r, 300, 100, true), Layer::Relu, dense(&mut r, 100, 10, true)];
+    Model::new(InputStage::default(), layers, ModelMeta::digits("mlp")).unwrap()
+}
+
+/// A deterministic pseudo-random "drawing": pixels in [0, 1], most of them 0.
+pub fn random_pixels(seed: u64) -> Vec<f32> {
+    let mut r = Pcg64Mcg::seed_from_u64(seed);
+    (0..784).map(|_| if r.gen_bool(0.3) { r.gen_range(0.0..1.0) } else { 0.0 }).collect()
+}
+
+/// Runs one rule step of the engine on a single linear layer with input `x` of shape `shape` and an
+/// arbitrary upper relevance `r_out`: the production code path, exposed so tests can compare it with
+/// slow re-implementations. `bounds` is the z^B box per input value.
+#[doc(hidden)]
+pub fn rule_step(layer: &Layer, shape: crate::model::Shape, rule: crate::Rule, non_negative: bool, x: &[f32], r_out: &[f32], bounds: (&[f32], &[f32])) -> Vec<f32> {
+    use crate::attribution::Scratch;
+    use crate::model::LinOp;
+    use crate::rules::PreparedRule;
+    let op = LinOp::new(layer, shape).expect("a linear layer that fits the shape");
+    let (w, b): (Vec<f32>, Option<Vec<f32>>) = match layer {
+        Layer::Dense(d) => (d.weight.iter().copied().collect(), Some(d.bias.to_vec())),
+        Layer::Conv2d(c) => (c.weight.iter().copied().collect(), Some(c.bias.to_vec())),
+        Layer::AvgPool2d(p) => (vec![1.0 / (p.kernel[0] * p.kernel[1]) as f32], None),
+        Layer::SumPool2d(_, f) => (vec![*f], None),
+        _ => unreachable!(),
+    };
+    let prep = PreparedRule::new(rule, &w, b.as_deref(), non_negative);
+    let n = x.len().max(r_out.len());
+    let mut sc = Scratch { z: vec![0.0; n], tmp: vec![0.0; n], s: vec![0.0; n], xmod: vec![0.0; n], c: vec![0.0; n], col: vec![0.0; op.col_len()] };
+    let mut z = vec![0.0; r_out.len()];
+    let mut col = vec![0.0; op.col_len()];
+    op.forward(&w, b.as_deref(), x, None, &mut col, &mut z);
+    let mut r_in = vec![0.0; x.len()];
+    crate::attribution::lrp_linear(&op, &prep, x, None, &z, bounds, r_out, &mut r_in, &mut sc);
+    r_in
+}

@@ -1,0 +1,335 @@
+//! The properties of lrp-conventions.md ("Properties the tests hold") on small random dense and conv
+//! networks with fixed seeds, with and without biases, with max-pooling and sum-pooling.
+
+use lrp::model::{Dense, InputStage, Layer, Model, ModelMeta, Pool, Shape};
+use lrp::testing::{random_pixels, rule_step, tiny_cnn, tiny_mlp};
+use lrp::{Explainer, LrpError, Method, Params, Query, Rule, METHOD_NAMES};
+use ndarray::{Array1, Array2};
+
+fn nets(bias: bool) -> Vec<Model> {
+    vec![tiny_mlp(1, bias), tiny_cnn(2, bias), tiny_cnn(3, bias)]
+}
+
+fn max_abs(v: &[f32]) -> f32 {
+    v.iter().fold(0.0f32, |m, x| m.max(x.abs()))
+}
+
+fn lrp(model: &Model, rules: &str) -> Method {
+    Method::from_rule_list(rules, model, &Params::default()).unwrap()
+}
+
+fn rule_list(model: &Model, first: &str, rest: &str) -> String {
+    let n = model.layers().iter().filter(|l| matches!(l, Layer::Dense(_) | Layer::Conv2d(_))).count();
+    std::iter::once(first).chain(std::iter::repeat(rest).take(n - 1)).collect::<Vec<_>>().join(",")
+}
+
+#[test]
+fn lrp0_equals_gradient_times_input_on_relu_networks() {
+    for bias in [false, true] {
+        for model in nets(bias) {
+            let mut ex = Explainer::new(&model);
+            for seed in 0..3 {
+                let x = random_pixels(seed);
+                let l0 = Method::from_name("lrp-0", &model, &Params::default()).unwrap();
+                let gxi = Method::from_name("gradient-x-input", &model, &Params::default()).unwrap();
+                for target in [None, Some(3)] {
+                    let q = Query { target, ..Default::default() };
+                    let a = ex.explain(&model, &x, &l0, &q).unwrap().heatmap.clone();
+                    let b = ex.explain(&model, &x, &gxi, &q).unwrap().heatmap.clone();
+                    let scale = max_abs(&b).max(1e-6);
+                    for (i, (u, v)) in a.iter().zip(&b).enumerate() {
+                        assert!((u - v).abs() <= 1e-5 * scale, "{} bias={bias} pixel {i}: LRP-0 {u} vs GxI {v}", model.meta().name);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn bias_free_rules_conserve_relevance() {
+    for model in nets(false) {
+        let mut ex = Explainer::new(&model);
+        let x = random_pixels(7);
+        let lists = [
+            rule_list(&model, "0", "0"),
+            rule_list(&model, "eps=0", "eps=0"),
+            rule_list(&model, "zplus", "zplus"),
+            rule_list(&model, "zb", "zplus"),
+            rule_list(&model, "w2", "zplus"),
+            rule_list(&model, "flat", "zplus"),
+            rule_list(&model, "flat", "0"),
+        ];
+        for rules in &lists {
+            let e = ex.explain(&model, &x, &lrp(&model, rules), &Query::default()).unwrap();
+            let logit = e.logits[e.target];
+            assert!(logit > 0.0, "test premise: a positive predicted logit");
+            assert_eq!(e.explained, logit);
+            let rel = (e.total() - logit).abs() / logit.abs();
+            assert!(rel < 1e-4, "{} rules {rules}: sum R = {} but logit = {logit}", model.meta().name, e.total());
+            // and layer by layer
+            for (i, l) in e.layers.iter().enumerate() {
+                assert!((l.relevance_in - l.relevance_out).abs() <= 1e-4 * logit.abs(), "layer {i} {l:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn epsilon_absorbs_relevance_and_reports_it_per_layer() {
+    for model in nets(false) {
+        let mut ex = Explainer::new(&model);
+        let x = random_pixels(8);
+        let m = Method::from_name("lrp-eps", &model, &Params::default()).unwrap();
+        let e = ex.explain(&model, &x, &m, &Query::default()).unwrap();
+        let logit = e.logits[e.target];
+        // the totals chain from the logit down to the heatmap
+        assert_eq!(e.layers.last().unwrap().relevance_out, logit);
+        for w in e.layers.windows(2) {
+            assert_eq!(w[0].relevance_out, w[1].relevance_in);
+        }
+        assert!((e.layers[0].relevance_in - e.total() - e.padding).abs() < 1e-4 * logit);
+        let absorbed: f32 = e.layers.iter().map(|l| l.relevance_out - l.relevance_in).sum();
+        assert!(absorbed > 0.0, "eps = 0.1 must absorb some relevance");
+        assert!((logit - absorbed - e.total()).abs() < 1e-4 * logit);
+    }
+}
+
+#[test]
+fn biases_absorb_relevance_under_lrp0() {
+    let model = tiny_mlp(1, true);
+    let mut ex = Explainer::new(&model);
+    let e = ex.explain(&model, &random_pixels(1), &Method::from_name("lrp-0", &model, &Params::default()).unwrap(), &Query::default()).unwrap();
+    let absorbed: Vec<f32> = e.layers.iter().map(|l| l.relevance_out - l.relevance_in).collect();
+    // dense layers (1, 3, 5) absorb R_k b_k / z_k; activations and flatten absorb nothing
+    for i in [0, 2, 4] {
+        assert_eq!(absorbed[i], 0.0);
+    }
+    assert!(absorbed[5].abs() > 1e-6);
+}
+
+#[test]
+fn alpha_beta_scales_one_signed_neurons_by_alpha_or_minus_beta() {
+    // three neurons over three non-negative inputs: neuron 0 has only positive contributions,
+    // neuron 1 only negative ones, neuron 2 both; no biases.
+    let w = Array2::from_shape_vec((3, 3), vec![1.0, 2.0, 0.5, -1.0, -0.5, -2.0, 1.0, -1.0, 2.0]).unwrap();
+    let layer = Layer::Dense(Dense { weight: w, bias: Array1::zeros(3) });
+    let x = [0.5, 1.0, 0.25];
+    let (lo, hi) = ([0.0; 3], [1.0; 3]);
+    let (alpha, beta) = (2.0, 1.0);
+    for (k, expect) in [(0, alpha), (1, -beta), (2, 1.0)] {
+        let mut r = [0.0; 3];
+        r[k] = 3.0;
+        let got: f32 = rule_step(&layer, Shape::new(3, 1, 1), Rule::AlphaBeta { alpha, beta }, true, &x, &r, (&lo, &hi)).iter().sum();
+        assert!((got - expect * 3.0).abs() < 1e-5, "neuron {k}: relevance {got}, expected {}", expect * 3.0);
+    }
+}
+
+#[test]
+fn integrated_gradients_is_complete() {
+    for model in nets(true) {
+        let mut ex = Explainer::new(&model);
+        let x = random_pixels(11);
+        let p = Params { steps: 256, ..Params::default() };
+        let m = Method::from_name("integrated-gradients", &model, &p).unwrap();
+        let e = ex.explain(&model, &x, &m, &Query::default()).unwrap().clone();
+        let fx = e.logits[e.target];
+        let f0 = ex.predict(&model, &[0.0; 784]).unwrap().logits[e.target];
+        let err = (e.total() - (fx - f0)).abs();
+        assert!(err <= 0.01 * (fx - f0).abs(), "{}: sum IG {} vs f(x) - f(x') {}", model.meta().name, e.total(), fx - f0);
+    }
+}
+
+#[test]
+fn zplus_and_zbox_heatmaps_are_non_negative_for_a_positive_logit() {
+    for bias in [false, true] {
+        for model in nets(bias) {
+            let mut ex = Explainer::new(&model);
+            for name in ["lrp-zplus", "lrp-alpha1-beta0", "deep-taylor"] {
+                let m = Method::from_name(name, &model, &Params::default()).unwrap();
+                let e = ex.explain(&model, &random_pixels(5), &m, &Query::default()).unwrap();
+                assert!(e.logits[e.target] > 0.0);
+                let min = e.heatmap.iter().copied().fold(f32::INFINITY, f32::min);
+                assert!(min >= 0.0, "{name} on {}: min {min}", model.meta().name);
+                assert!(e.heatmap.iter().any(|&v| v > 0.0));
+            }
+        }
+    }
+}
+
+fn dead_model() -> Model {
+    let layers = vec![
+        Layer::Flatten,
+        Layer::Dense(Dense { weight: Array2::zeros((5, 784)), bias: Array1::zeros(5) }),
+        Layer::Relu,
+        Layer::Dense(Dense { weight: Array2::zeros((10, 5)), bias: Array1::zeros(10) }),
+    ];
+    Model::new(InputStage::default(), layers, ModelMeta::digits("dead")).unwrap()
+}
+
+#[test]
+fn no_method_produces_nan_or_inf() {
+    let mut models = nets(true);
+    models.push(dead_model());
+    let inputs = [vec![0.0; 784], vec![1.0; 784], random_pixels(3)];
+    for model in &models {
+        let mut ex = Explainer::new(model);
+        for name in METHOD_NAMES {
+            for p in [Params::default(), Params { steps: 1, samples: 1, sigma: 0.0, ..Params::default() }] {
+                let m = Method::from_name(name, model, &p).unwrap();
+                for x in &inputs {
+                    for q in [Query::default(), Query { target: Some(2), contrast: Some(5), normalize: true }] {
+                        let e = ex.explain(model, x, &m, &q).unwrap();
+                        assert!(e.heatmap.iter().all(|v| v.is_finite()), "{name} on {}", model.meta().name);
+                        assert!(e.layers.iter().all(|l| l.relevance_in.is_finite() && l.relevance_out.is_finite()));
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn invalid_parameters_and_inputs_are_errors() {
+    let model = tiny_cnn(1, true);
+    let bad = |p: Params, name: &str| Method::from_name(name, &model, &p);
+    let d = Params::default();
+    let mut r = d;
+    r.rules.epsilon = -0.1;
+    assert!(matches!(bad(r, "lrp-eps"), Err(LrpError::InvalidParameter(_))));
+    let mut r = d;
+    r.rules.gamma = -1.0;
+    assert!(matches!(bad(r, "lrp-gamma"), Err(LrpError::InvalidParameter(_))));
+    let mut r = d;
+    r.rules.alpha = 3.0;
+    assert!(matches!(bad(r, "lrp-alpha2-beta1"), Err(LrpError::InvalidParameter(_))));
+    assert!(matches!(bad(Params { steps: 0, ..d }, "integrated-gradients"), Err(LrpError::InvalidParameter(_))));
+    assert!(matches!(bad(Params { steps: 1_000_000, ..d }, "integrated-gradients"), Err(LrpError::InvalidParameter(_))));
+    assert!(matches!(bad(Params { samples: 0, ..d }, "smoothgrad"), Err(LrpError::InvalidParameter(_))));
+    assert!(matches!(bad(Params { sigma: f32::NAN, ..d }, "smoothgrad"), Err(LrpError::InvalidParameter(_))));
+    assert!(matches!(bad(d, "no-such-method"), Err(LrpError::InvalidParameter(_))));
+    let m = Method::from_name("gradient", &model, &d).unwrap();
+    let mut ex = Explainer::new(&model);
+    let x = random_pixels(1);
+    assert!(matches!(ex.explain(&model, &x, &m, &Query { target: Some(10), ..Default::default() }), Err(LrpError::TargetOutOfRange { target: 10, classes: 10 })));
+    assert!(matches!(ex.explain(&model, &x, &m, &Query { contrast: Some(99), ..Default::default() }), Err(LrpError::TargetOutOfRange { .. })));
+    assert!(matches!(ex.explain(&model, &x[..700], &m, &Query::default()), Err(LrpError::InvalidInput(_))));
+    let mut nan = x.clone();
+    nan[5] = f32::NAN;
+    assert!(matches!(ex.explain(&model, &nan, &m, &Query::default()), Err(LrpError::InvalidInput(_))));
+    nan[5] = f32::INFINITY;
+    assert!(matches!(ex.explain(&model, &nan, &m, &Query::default()), Err(LrpError::InvalidInput(_))));
+    // a rule list of the wrong length, z^B away from the input
+    assert!(Method::from_rule_list("eps,eps", &model, &d).is_err());
+    assert!(Method::from_rule_list("eps,zb,eps,eps", &model, &d).is_err());
+}
+
+#[test]
+fn contrastive_is_the_difference_of_two_explanations() {
+    let model = tiny_cnn(4, true);
+    let mut ex = Explainer::new(&model);
+    let x = random_pixels(2);
+    for name in ["epsilon-plus", "gradient", "integrated-gradients", "sensitivity"] {
+        let m = Method::from_name(name, &model, &Params::default()).unwrap();
+        let a = ex.explain(&model, &x, &m, &Query { target: Some(3), ..Default::default() }).unwrap().clone();
+        let b = ex.explain(&model, &x, &m, &Query { target: Some(8), ..Default::default() }).unwrap().clone();
+        let c = ex.explain(&model, &x, &m, &Query { target: Some(3), contrast: Some(8), normalize: false }).unwrap().clone();
+        assert_eq!(c.target, 3);
+        assert_eq!(c.contrast, Some(8));
+        for i in 0..784 {
+            assert!((c.heatmap[i] - (a.heatmap[i] - b.heatmap[i])).abs() < 1e-5, "{name} pixel {i}");
+        }
+        assert!((c.explained - (a.explained - b.explained)).abs() < 1e-5);
+    }
+}
+
+#[test]
+fn normalized_start_relevance_is_one() {
+    let model = tiny_mlp(2, false);
+    let mut ex = Explainer::new(&model);
+    let m = Method::from_name("lrp-0", &model, &Params::default()).unwrap();
+    let e = ex.explain(&model, &random_pixels(4), &m, &Query { normalize: true, ..Default::default() }).unwrap();
+    assert_eq!(e.explained, 1.0);
+    assert!((e.total() - 1.0).abs() < 1e-4);
+}
+
+#[test]
+fn a_batch_equals_single_explanations() {
+    let model = tiny_cnn(5, true);
+    let mut ex = Explainer::new(&model);
+    let m = Method::from_name("epsilon-gamma-box", &model, &Params::default()).unwrap();
+    let xs: Vec<f32> = (0..3).flat_map(random_pixels).collect();
+    let batch = ex.explain_batch(&model, &xs, &m, &Query::default()).unwrap();
+    assert_eq!(batch.len(), 3);
+    for (i, b) in batch.iter().enumerate() {
+        let single = ex.explain(&model, &xs[i * 784..(i + 1) * 784], &m, &Query::default()).unwrap();
+        assert_eq!(&single.heatmap, &b.heatmap);
+    }
+}
+
+#[test]
+fn simple_taylor_finds_a_root_point() {
+    let model = tiny_cnn(6, true);
+    let mut ex = Explainer::new(&model);
+    let m = Method::from_name("simple-taylor", &model, &Params::default()).unwrap();
+    let e = ex.explain(&model, &random_pixels(9), &m, &Query::default()).unwrap();
+    let f0 = e.logits[e.target];
+    let fr = e.root_value.unwrap();
+    assert!(fr.abs() < 1e-3 * f0.abs(), "f(root) = {fr}, f(x) = {f0}");
+    assert_eq!(e.root.as_ref().unwrap().len(), 784);
+    // the root differs from x along the gradient direction only
+    assert!(e.heatmap.iter().any(|&v| v != 0.0));
+}
+
+#[test]
+fn smoothgrad_with_zero_noise_is_the_gradient_and_the_seed_matters() {
+    let model = tiny_cnn(7, true);
+    let mut ex = Explainer::new(&model);
+    let x = random_pixels(3);
+    let g = ex.explain(&model, &x, &Method::Gradient, &Query::default()).unwrap().heatmap.clone();
+    let s0 = ex.explain(&model, &x, &Method::SmoothGrad { samples: 4, sigma: 0.0, seed: 1 }, &Query::default()).unwrap().heatmap.clone();
+    for (a, b) in g.iter().zip(&s0) {
+        assert!((a - b).abs() < 1e-6);
+    }
+    let s1 = ex.explain(&model, &x, &Method::SmoothGrad { samples: 8, sigma: 0.15, seed: 1 }, &Query::default()).unwrap().heatmap.clone();
+    let s1b = ex.explain(&model, &x, &Method::SmoothGrad { samples: 8, sigma: 0.15, seed: 1 }, &Query::default()).unwrap().heatmap.clone();
+    let s2 = ex.explain(&model, &x, &Method::SmoothGrad { samples: 8, sigma: 0.15, seed: 2 }, &Query::default()).unwrap().heatmap.clone();
+    assert_eq!(s1, s1b);
+    assert_ne!(s1, s2);
+    assert_ne!(s1, g);
+}
+
+#[test]
+fn every_layer_relevance_has_the_layer_shape() {
+    let model = tiny_cnn(8, true);
+    let mut ex = Explainer::new(&model);
+    let m = Method::from_name("epsilon-plus", &model, &Params::default()).unwrap();
+    let e = ex.explain(&model, &random_pixels(1), &m, &Query::default()).unwrap().clone();
+    for (i, s) in model.shapes().iter().enumerate() {
+        let r = ex.layer_relevance(i).unwrap();
+        assert_eq!(r.len(), s.len());
+        if i < model.layers().len() {
+            assert!((r.iter().sum::<f32>() - e.layers[i].relevance_in).abs() < 1e-5);
+        }
+    }
+}
+
+#[test]
+fn padding_relevance_is_reported_and_gradients_are_taken_after_the_input_stage() {
+    // a toolbox-style input stage: pixels to [-1, 1], padded by 2 with -1
+    let stage = InputStage { scale: 2.0, shift: -1.0, pad: 2, pad_value: -1.0 };
+    let layers = vec![Layer::Flatten, Layer::Dense(Dense { weight: Array2::from_elem((10, 32 * 32), 0.01), bias: Array1::zeros(10) })];
+    let model = Model::new(stage, layers, ModelMeta::digits("padded")).unwrap();
+    let mut ex = Explainer::new(&model);
+    let x = random_pixels(2);
+    let m = Method::from_name("lrp-0", &model, &Params::default()).unwrap();
+    let e = ex.explain(&model, &x, &m, &Query::default()).unwrap();
+    // 32*32 - 28*28 = 240 padding values of -1 with weight 0.01
+    assert!((e.padding - (-1.0 * 0.01 * 240.0)).abs() < 1e-4, "padding {}", e.padding);
+    assert!((e.total() + e.padding - e.logits[e.target]).abs() < 1e-4);
+    // gradient x input uses the normalized input: pixel 0 maps to -1
+    let g = ex.explain(&model, &vec![0.0; 784], &Method::GradientXInput, &Query { target: Some(0), ..Default::default() }).unwrap();
+    assert!((g.heatmap[0] - (-0.01)).abs() < 1e-7);
+    // max-pool based net from the toolbox stage still conserves under LRP-0 with no bias: covered above
+    let _ = Pool { kernel: [2, 2], stride: [2, 2] };
+}

@@ -1,0 +1,212 @@
+//! Each rule of the engine against a slow, obviously-correct re-implementation of its formula, written
+//! per neuron straight from the table in lrp-conventions.md, on small random dense, convolution and
+//! pooling layers (property 7).
+
+use lrp::model::{Conv2d, Dense, Layer, Pool, Shape};
+use lrp::testing::rule_step;
+use lrp::Rule;
+use ndarray::{Array1, Array2, Array4};
+use rand::{Rng, SeedableRng};
+use rand_pcg::Pcg64Mcg;
+
+/// One connection of a linear layer: input j feeds output k with weight w.
+#[derive(Clone, Copy)]
+struct Conn {
+    j: usize,
+    k: usize,
+    w: f64,
+}
+
+fn connections(layer: &Layer, s: Shape) -> (Vec<Conn>, Vec<f64>, usize) {
+    let mut c = Vec::new();
+    match layer {
+        Layer::Dense(d) => {
+            let (o, i) = d.weight.dim();
+            for k in 0..o {
+                for j in 0..i {
+                    c.push(Conn { j, k, w: d.weight[[k, j]] as f64 });
+                }
+            }
+            (c, d.bias.iter().map(|&b| b as f64).collect(), o)
+        }
+        Layer::Conv2d(cv) => {
+            let (oc, ic, kh, kw) = cv.weight.dim();
+            let p = cv.padding as isize;
+            let oh = (s.h + 2 * cv.padding - kh) / cv.stride[0] + 1;
+            let ow = (s.w + 2 * cv.padding - kw) / cv.stride[1] + 1;
+            for o in 0..oc {
+                for y in 0..oh {
+                    for x in 0..ow {
+                        let k = (o * oh + y) * ow + x;
+                        for ci in 0..ic {
+                            for dy in 0..kh {
+                                for dx in 0..kw {
+                                    let iy = (y * cv.stride[0] + dy) as isize - p;
+                                    let ix = (x * cv.stride[1] + dx) as isize - p;
+                                    if iy >= 0 && ix >= 0 && (iy as usize) < s.h && (ix as usize) < s.w {
+                                        let j = (ci * s.h + iy as usize) * s.w + ix as usize;
+                                        c.push(Conn { j, k, w: cv.weight[[o, ci, dy, dx]] as f64 });
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            let bias = (0..oc * oh * ow).map(|k| cv.bias[k / (oh * ow)] as f64).collect();
+            (c, bias, oc * oh * ow)
+        }
+        Layer::SumPool2d(pl, _) | Layer::AvgPool2d(pl) => {
+            let f = if let Layer::SumPool2d(_, f) = layer { *f as f64 } else { 1.0 / (pl.kernel[0] * pl.kernel[1]) as f64 };
+            let oh = (s.h - pl.kernel[0]) / pl.stride[0] + 1;
+            let ow = (s.w - pl.kernel[1]) / pl.stride[1] + 1;
+            for ch in 0..s.c {
+                for y in 0..oh {
+                    for x in 0..ow {
+                        let k = (ch * oh + y) * ow + x;
+                        for dy in 0..pl.kernel[0] {
+                            for dx in 0..pl.kernel[1] {
+                                let j = (ch * s.h + y * pl.stride[0] + dy) * s.w + x * pl.stride[1] + dx;
+                                c.push(Conn { j, k, w: f });
+                            }
+                        }
+                    }
+                }
+            }
+            (c, vec![0.0; s.c * oh * ow], s.c * oh * ow)
+        }
+        _ => unreachable!(),
+    }
+}
+
+fn stab(z: f64, eps: f64) -> f64 {
+    if z >= 0.0 {
+        z + eps
+    } else {
+        z - eps
+    }
+}
+
+/// `R_j = sum_k num(j,k) / (sum_j num(j,k) + bias_k) * R_k` for a per-connection numerator.
+fn redistribute(conns: &[Conn], n_in: usize, n_out: usize, num: impl Fn(&Conn) -> f64, bias: impl Fn(usize) -> f64, eps: f64, r: &[f64]) -> Vec<f64> {
+    let mut z: Vec<f64> = (0..n_out).map(&bias).collect();
+    for c in conns {
+        z[c.k] += num(c);
+    }
+    let mut out = vec![0.0; n_in];
+    for c in conns {
+        out[c.j] += num(c) / stab(z[c.k], eps) * r[c.k];
+    }
+    out
+}
+
+/// The formula of each rule, per neuron (lrp-conventions.md, "The rules").
+fn oracle(rule: Rule, non_negative: bool, conns: &[Conn], bias: &[f64], a: &[f64], r: &[f64], lo: &[f64], hi: &[f64]) -> Vec<f64> {
+    let (n_in, n_out) = (a.len(), r.len());
+    let tiny = 1e-9;
+    let pos = |v: f64| v.max(0.0);
+    let neg = |v: f64| v.min(0.0);
+    match rule {
+        Rule::Zero => redistribute(conns, n_in, n_out, |c| a[c.j] * c.w, |k| bias[k], tiny, r),
+        Rule::Epsilon { epsilon } => redistribute(conns, n_in, n_out, |c| a[c.j] * c.w, |k| bias[k], epsilon as f64, r),
+        Rule::Gamma { gamma } if non_negative => {
+            let g = gamma as f64;
+            redistribute(conns, n_in, n_out, |c| a[c.j] * (c.w + g * pos(c.w)), |k| bias[k] + g * pos(bias[k]), tiny, r)
+        }
+        Rule::Gamma { gamma } => {
+            // Zennit's generalized gamma: neurons with z > 0 use (a+ with w + g w+) + (a- with w + g w-),
+            // neurons with z < 0 use (a+ with w + g w-) + (a- with w + g w+).
+            let g = gamma as f64;
+            let mut z = bias.to_vec();
+            for c in conns {
+                z[c.k] += a[c.j] * c.w;
+            }
+            let up = |c: &Conn| pos(a[c.j]) * (c.w + g * pos(c.w)) + neg(a[c.j]) * (c.w + g * neg(c.w));
+            let down = |c: &Conn| pos(a[c.j]) * (c.w + g * neg(c.w)) + neg(a[c.j]) * (c.w + g * pos(c.w));
+            let rp: Vec<f64> = (0..n_out).map(|k| if z[k] > 0.0 { r[k] } else { 0.0 }).collect();
+            let rn: Vec<f64> = (0..n_out).map(|k| if z[k] < 0.0 { r[k] } else { 0.0 }).collect();
+            let p = redistribute(conns, n_in, n_out, up, |k| bias[k] + g * pos(bias[k]), tiny, &rp);
+            let n = redistribute(conns, n_in, n_out, down, |k| bias[k] + g * neg(bias[k]), tiny, &rn);
+            p.iter().zip(&n).map(|(x, y)| x + y).collect()
+        }
+        Rule::AlphaBeta { .. } | Rule::ZPlus => {
+            let (al, be) = if let Rule::AlphaBeta { alpha, beta } = rule { (alpha as f64, beta as f64) } else { (1.0, 0.0) };
+            let p = redistribute(conns, n_in, n_out, |c| pos(a[c.j] * c.w), |k| pos(bias[k]), tiny, r);
+            let n = redistribute(conns, n_in, n_out, |c| neg(a[c.j] * c.w), |k| neg(bias[k]), tiny, r);
+            p.iter().zip(&n).map(|(x, y)| al * x - be * y).collect()
+        }
+        Rule::ZBox => redistribute(conns, n_in, n_out, |c| a[c.j] * c.w - lo[c.j] * pos(c.w) - hi[c.j] * neg(c.w), |_| 0.0, tiny, r),
+        Rule::WSquare => redistribute(conns, n_in, n_out, |c| c.w * c.w, |_| 0.0, tiny, r),
+        Rule::Flat => redistribute(conns, n_in, n_out, |_| 1.0, |_| 0.0, tiny, r),
+    }
+}
+
+fn rand_vec(rng: &mut Pcg64Mcg, n: usize, lo: f32, hi: f32) -> Vec<f32> {
+    (0..n).map(|_| rng.gen_range(lo..hi)).collect()
+}
+
+fn layers(rng: &mut Pcg64Mcg) -> Vec<(Layer, Shape)> {
+    let dense = Layer::Dense(Dense { weight: Array2::from_shape_vec((7, 12), rand_vec(rng, 84, -1.0, 1.0)).unwrap(), bias: Array1::from(rand_vec(rng, 7, -0.5, 0.5)) });
+    let conv = Layer::Conv2d(Conv2d {
+        weight: Array4::from_shape_vec((3, 2, 3, 2), rand_vec(rng, 36, -1.0, 1.0)).unwrap(),
+        bias: Array1::from(rand_vec(rng, 3, -0.5, 0.5)),
+        stride: [2, 1],
+        padding: 1,
+    });
+    let sum = Layer::SumPool2d(Pool { kernel: [2, 2], stride: [2, 1] }, 0.5);
+    let avg = Layer::AvgPool2d(Pool { kernel: [3, 2], stride: [1, 2] });
+    vec![(dense, Shape::new(12, 1, 1)), (conv, Shape::new(2, 6, 5)), (sum, Shape::new(2, 6, 5)), (avg, Shape::new(2, 6, 6))]
+}
+
+fn rules() -> Vec<Rule> {
+    vec![
+        Rule::Zero,
+        Rule::Epsilon { epsilon: 0.3 },
+        Rule::Gamma { gamma: 0.25 },
+        Rule::Gamma { gamma: 1.5 },
+        Rule::AlphaBeta { alpha: 2.0, beta: 1.0 },
+        Rule::AlphaBeta { alpha: 1.5, beta: 0.5 },
+        Rule::ZPlus,
+        Rule::ZBox,
+        Rule::WSquare,
+        Rule::Flat,
+    ]
+}
+
+fn check(non_negative: bool, seed: u64) {
+    let mut rng = Pcg64Mcg::seed_from_u64(seed);
+    for (layer, shape) in layers(&mut rng) {
+        let n = shape.len();
+        let x = if non_negative { rand_vec(&mut rng, n, 0.0, 1.0) } else { rand_vec(&mut rng, n, -1.0, 1.0) };
+        let (lo, hi) = (vec![-1.0f32; n], vec![1.5f32; n]);
+        let (conns, bias, n_out) = connections(&layer, shape);
+        let r = rand_vec(&mut rng, n_out, -1.0, 2.0);
+        let f = |v: &[f32]| v.iter().map(|&q| q as f64).collect::<Vec<f64>>();
+        for rule in rules() {
+            let got = rule_step(&layer, shape, rule, non_negative, &x, &r, (&lo, &hi));
+            let want = oracle(rule, non_negative, &conns, &bias, &f(&x), &f(&r), &f(&lo), &f(&hi));
+            let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-3);
+            for (j, (g, w)) in got.iter().zip(&want).enumerate() {
+                assert!(
+                    ((*g as f64) - w).abs() <= 1e-5 * scale.max(1.0) + 1e-5 * w.abs(),
+                    "{} rule {rule:?} non_negative={non_negative}: input {j}: engine {g}, formula {w}",
+                    layer.kind()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn every_rule_matches_its_formula_on_non_negative_inputs() {
+    for seed in 0..4 {
+        check(true, seed);
+    }
+}
+
+#[test]
+fn every_rule_matches_its_formula_on_inputs_of_any_sign() {
+    for seed in 10..14 {
+        check(false, seed);
+    }
+}
