@@ -1,1 +1,112 @@
-#[test] fn todo_placeholder() {}
+//! Tiny cases computed by hand, exact numbers in the comments.
+
+use lrp::model::{Dense, InputStage, Layer, Model, ModelMeta, Pool, Shape};
+use lrp::testing::rule_step;
+use lrp::{Explainer, Method, Params, Query, Rule};
+use ndarray::{Array1, Array2};
+
+/// One neuron, two inputs: x = (1, 2), w = (2, -1), b = 0.5, so z = 2 - 2 + 0.5 = 0.5; R_out = 1.
+fn one_neuron(rule: Rule) -> Vec<f32> {
+    let layer = Layer::Dense(Dense { weight: Array2::from_shape_vec((1, 2), vec![2.0, -1.0]).unwrap(), bias: Array1::from(vec![0.5]) });
+    rule_step(&layer, Shape::new(2, 1, 1), rule, true, &[1.0, 2.0], &[1.0], (&[0.0, 0.0], &[2.0, 2.0]))
+}
+
+fn close(got: &[f32], want: &[f32]) {
+    for (g, w) in got.iter().zip(want) {
+        assert!((g - w).abs() < 1e-6, "got {got:?}, want {want:?}");
+    }
+}
+
+#[test]
+fn lrp0() {
+    // R_j = x_j w_j / z: (2 / 0.5, -2 / 0.5) = (4, -4); the bias absorbed 0.5 / 0.5 = 1 of R = 1.
+    close(&one_neuron(Rule::Zero), &[4.0, -4.0]);
+}
+
+#[test]
+fn epsilon() {
+    // z + eps = 0.5 + 0.5 = 1: (2, -2)
+    close(&one_neuron(Rule::Epsilon { epsilon: 0.5 }), &[2.0, -2.0]);
+}
+
+#[test]
+fn zplus() {
+    // positive contributions: 2 (input 0) and the bias 0.5: z+ = 2.5, R = (2 / 2.5, 0) = (0.8, 0)
+    close(&one_neuron(Rule::ZPlus), &[0.8, 0.0]);
+}
+
+#[test]
+fn alpha2_beta1() {
+    // positive part as z+: (0.8, 0) times alpha 2 = (1.6, 0);
+    // negative part: z- = -2 (b- = 0), input 1 gets -2 / -2 = 1, times -beta = -1.  R = (1.6, -1).
+    close(&one_neuron(Rule::AlphaBeta { alpha: 2.0, beta: 1.0 }), &[1.6, -1.0]);
+}
+
+#[test]
+fn gamma() {
+    // gamma 0.5: w' = (2 + 1, -1) = (3, -1), b' = 0.5 + 0.25 = 0.75, z = 3 - 2 + 0.75 = 1.75
+    // R = (3 / 1.75, -2 / 1.75) = (12/7, -8/7)
+    close(&one_neuron(Rule::Gamma { gamma: 0.5 }), &[12.0 / 7.0, -8.0 / 7.0]);
+}
+
+#[test]
+fn wsquare() {
+    // w^2 = (4, 1), sum 5: (0.8, 0.2)
+    close(&one_neuron(Rule::WSquare), &[0.8, 0.2]);
+}
+
+#[test]
+fn flat() {
+    close(&one_neuron(Rule::Flat), &[0.5, 0.5]);
+}
+
+#[test]
+fn zbox() {
+    // l = 0, h = 2: input 0: 1*2 - 0*2 - 2*0 = 2; input 1: 2*(-1) - 0*0 - 2*(-1) = 0; z = 2.  R = (1, 0)
+    close(&one_neuron(Rule::ZBox), &[1.0, 0.0]);
+}
+
+#[test]
+fn max_pool_splits_ties_equally() {
+    // 28x28 input pooled by 14x14 windows into 2x2; class 0 reads window 0, class 1 window 1.
+    // Window 0 holds two pixels of 0.5 (a tie), so logit 0 = 0.5 and each tied pixel gets 0.25 under
+    // LRP-0, and gradient 0.5 each (the gradient is split like the relevance).
+    let mut w = Array2::zeros((2, 4));
+    w[[0, 0]] = 1.0;
+    w[[1, 1]] = 1.0;
+    let layers = vec![Layer::MaxPool2d(Pool { kernel: [14, 14], stride: [14, 14] }), Layer::Flatten, Layer::Dense(Dense { weight: w, bias: Array1::zeros(2) })];
+    let mut meta = ModelMeta::digits("pool");
+    meta.classes.truncate(2);
+    let model = Model::new(InputStage::default(), layers, meta).unwrap();
+    let mut x = vec![0.0f32; 784];
+    x[3 * 28 + 4] = 0.5;
+    x[10 * 28 + 1] = 0.5;
+    x[2 * 28 + 20] = 0.2; // window 1
+    let mut ex = Explainer::new(&model);
+    let e = ex.explain(&model, &x, &Method::from_name("lrp-0", &model, &Params::default()).unwrap(), &Query::default()).unwrap();
+    assert_eq!(e.prediction, 0);
+    assert_eq!(e.logits, vec![0.5, 0.2]);
+    assert!((e.heatmap[3 * 28 + 4] - 0.25).abs() < 1e-7);
+    assert!((e.heatmap[10 * 28 + 1] - 0.25).abs() < 1e-7);
+    assert_eq!(e.heatmap.iter().filter(|&&v| v != 0.0).count(), 2);
+    let g = ex.explain(&model, &x, &Method::Gradient, &Query::default()).unwrap();
+    assert_eq!(g.heatmap[3 * 28 + 4], 0.5);
+    assert_eq!(g.heatmap[10 * 28 + 1], 0.5);
+}
+
+#[test]
+fn sensitivity_sums_to_the_squared_gradient_norm() {
+    // a linear model: logit 0 = sum of the first row's weights times pixels; gradient = that row.
+    let mut w = Array2::zeros((2, 784));
+    w[[0, 0]] = 3.0;
+    w[[0, 1]] = -4.0;
+    let layers = vec![Layer::Flatten, Layer::Dense(Dense { weight: w, bias: Array1::zeros(2) })];
+    let mut meta = ModelMeta::digits("linear");
+    meta.classes.truncate(2);
+    let model = Model::new(InputStage::default(), layers, meta).unwrap();
+    let mut ex = Explainer::new(&model);
+    let e = ex.explain(&model, &[0.0; 784], &Method::Sensitivity, &Query { target: Some(0), ..Default::default() }).unwrap();
+    // 3^2 + 4^2 = 25
+    assert_eq!(e.total(), 25.0);
+    assert_eq!(e.heatmap[1], 16.0);
+}

@@ -1,1 +1,116 @@
-#[test] fn todo_placeholder() {}
+//! Property-based tests: no public function panics, whatever the shapes, parameters, bytes or text.
+
+use lrp::model::{import_toolbox, Conv2d, Dense, InputStage, Layer, Model, ModelMeta, Pool, Shape, ToolboxOptions};
+use lrp::testing::tiny_cnn;
+use lrp::{Explainer, Method, Params, Query, RuleParams, METHOD_NAMES};
+use ndarray::{Array1, Array2, Array4};
+use proptest::prelude::*;
+
+fn arb_layer() -> impl Strategy<Value = Layer> {
+    prop_oneof![
+        (1usize..40, 1usize..40, -2.0f32..2.0).prop_map(|(i, o, v)| Layer::Dense(Dense { weight: Array2::from_elem((o, i), v), bias: Array1::from_elem(o, v) })),
+        (1usize..4, 1usize..4, 1usize..7, 1usize..7, 1usize..4, 0usize..3, -1.0f32..1.0).prop_map(|(ic, oc, kh, kw, s, p, v)| Layer::Conv2d(Conv2d {
+            weight: Array4::from_elem((oc, ic, kh, kw), v),
+            bias: Array1::from_elem(oc, v),
+            stride: [s, s],
+            padding: p
+        })),
+        Just(Layer::Relu),
+        Just(Layer::Tanh),
+        Just(Layer::Flatten),
+        (0usize..5, 0usize..4).prop_map(|(k, s)| Layer::MaxPool2d(Pool { kernel: [k, k], stride: [s, s] })),
+        (0usize..5, 0usize..4).prop_map(|(k, s)| Layer::AvgPool2d(Pool { kernel: [k, k], stride: [s, s] })),
+        (0usize..5, 0usize..4, -2.0f32..2.0).prop_map(|(k, s, f)| Layer::SumPool2d(Pool { kernel: [k, k], stride: [s, s] }, f)),
+    ]
+}
+
+fn arb_params() -> impl Strategy<Value = Params> {
+    (
+        prop_oneof![Just(f32::NAN), Just(-1.0f32), 0.0f32..2.0],
+        prop_oneof![Just(f32::INFINITY), Just(-0.5f32), 0.0f32..3.0],
+        prop_oneof![Just(2.0f32), 0.0f32..4.0, Just(f32::NAN)],
+        0usize..80,
+        0usize..20,
+        prop_oneof![Just(f32::NAN), -1.0f32..1.0],
+        any::<u64>(),
+    )
+        .prop_map(|(epsilon, gamma, alpha, steps, samples, sigma, seed)| Params { rules: RuleParams { epsilon, gamma, alpha, beta: alpha - 1.0 }, steps, samples, sigma, seed })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, .. ProptestConfig::default() })]
+
+    #[test]
+    fn building_and_running_arbitrary_models_never_panics(layers in prop::collection::vec(arb_layer(), 1..6), pad in 0usize..3, wrong_classes in any::<bool>()) {
+        let stage = InputStage { scale: 1.0, shift: 0.0, pad, pad_value: 0.0 };
+        // dense layers take whatever the previous layer gives, so that many random chains fit
+        let mut shape = Shape::new(1, 28 + 2 * pad, 28 + 2 * pad);
+        let mut fitted = Vec::new();
+        for l in layers {
+            let l = match l {
+                Layer::Dense(d) if shape.len() <= 5000 => {
+                    let (o, v) = (d.weight.dim().0, d.bias[0]);
+                    Layer::Dense(Dense { weight: Array2::from_shape_fn((o, shape.len()), |(i, j)| v * (((i * 7 + j * 3) % 5) as f32 - 2.0)), bias: Array1::from_elem(o, v) })
+                }
+                l => l,
+            };
+            if let Ok(s) = l.output_shape(shape) {
+                shape = s;
+            }
+            fitted.push(l);
+        }
+        let mut meta = ModelMeta::digits("arb");
+        meta.classes = (0..shape.len() + usize::from(wrong_classes)).map(|c| c.to_string()).collect();
+        if let Ok(model) = Model::new(stage, fitted, meta) {
+            let mut ex = Explainer::new(&model);
+            let x = vec![0.3f32; 784];
+            for name in METHOD_NAMES {
+                if let Ok(m) = Method::from_name(name, &model, &Params { steps: 3, samples: 2, ..Params::default() }) {
+                    if let Ok(e) = ex.explain(&model, &x, &m, &Query::default()) {
+                        prop_assert!(e.heatmap.iter().all(|v| v.is_finite()));
+                    }
+                }
+            }
+            // a model that builds also saves and loads back
+            let bytes = model.to_safetensors().unwrap();
+            prop_assert!(Model::try_from(bytes.as_slice()).is_ok());
+        }
+    }
+
+    #[test]
+    fn arbitrary_parameters_targets_and_inputs_never_panic(p in arb_params(), name in 0usize..METHOD_NAMES.len(), target in prop::option::of(0usize..14), contrast in prop::option::of(0usize..14), len in prop_oneof![Just(784usize), 0usize..1600], fill in prop_oneof![Just(f32::NAN), -1.0f32..2.0]) {
+        let model = tiny_cnn(1, true);
+        let mut ex = Explainer::new(&model);
+        if let Ok(m) = Method::from_name(METHOD_NAMES[name], &model, &p) {
+            let x = vec![fill; len];
+            let r = ex.explain(&model, &x, &m, &Query { target, contrast, normalize: false });
+            if let Ok(e) = r {
+                prop_assert!(e.heatmap.iter().all(|v| v.is_finite()));
+            }
+            let _ = Method::from_rule_list("eps,gamma=0.2,zb,0", &model, &p);
+        }
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic_the_loader(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
+        prop_assert!(Model::try_from(bytes.as_slice()).is_err());
+    }
+
+    #[test]
+    fn corrupting_a_valid_file_never_panics(pos in 0usize..100_000, byte in any::<u8>(), cut in 0usize..100_000) {
+        let mut good = tiny_cnn(2, true).to_safetensors().unwrap();
+        let n = good.len();
+        good[pos % n] = byte;
+        good.truncate(n - cut % (n / 2));
+        let _ = Model::try_from(good.as_slice());
+    }
+
+    #[test]
+    fn arbitrary_toolbox_text_never_panics(lines in prop::collection::vec(prop_oneof![
+        Just("Linear 784 3".to_string()), Just("Rect".to_string()), Just("Flatten".to_string()), Just("SoftMax".to_string()),
+        Just("MaxPool 2 2 2 2".to_string()), Just("SumPool 3 3 1 1".to_string()), Just("Convolution 3 3 1 2 1 1".to_string()),
+        "[ -~]{0,30}", "(-?[0-9]{1,2}(\\.[0-9])? ){0,20}"
+    ], 0..8)) {
+        let _ = import_toolbox(&lines.join("\n"), &ToolboxOptions { stage: InputStage::default(), name: "p".into() });
+    }
+}

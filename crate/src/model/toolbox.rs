@@ -56,6 +56,8 @@ pub fn import_toolbox(text: &str, opts: &ToolboxOptions) -> Result<Model> {
     let side = opts.stage.side();
     let mut shape = Shape::new(1, side, side);
     let mut layers = Vec::new();
+    // the spatial shape a toolbox `Flatten` flattened (in NHWC order), for the next `Linear`
+    let mut flattened: Option<Shape> = None;
     let mut params = 0usize;
     let mut budget = |line: usize, n: Option<usize>| -> Result<usize> {
         let n = n.filter(|&n| n <= MAX_PARAMETERS).ok_or_else(|| err(line, format!("layer size exceeds the limit of {MAX_PARAMETERS} parameters")))?;
@@ -78,12 +80,13 @@ pub fn import_toolbox(text: &str, opts: &ToolboxOptions) -> Result<Model> {
                     return Err(err(ln, format!("Linear expects {m} inputs but the previous layer gives {}", shape.len())));
                 }
                 // toolbox row r indexes the NHWC-flattened input: r = (y * W + x) * C + c
+                let src = if shape.h * shape.w > 1 { shape } else { flattened.unwrap_or(shape) };
                 let mut weight = Array2::<f32>::zeros((n, m));
-                for y in 0..shape.h {
-                    for x in 0..shape.w {
-                        for c in 0..shape.c {
-                            let r = (y * shape.w + x) * shape.c + c;
-                            let ours = (c * shape.h + y) * shape.w + x;
+                for y in 0..src.h {
+                    for x in 0..src.w {
+                        for c in 0..src.c {
+                            let r = (y * src.w + x) * src.c + c;
+                            let ours = (c * src.h + y) * src.w + x;
                             for o in 0..n {
                                 weight[[o, ours]] = w[r * n + o];
                             }
@@ -118,6 +121,11 @@ pub fn import_toolbox(text: &str, opts: &ToolboxOptions) -> Result<Model> {
             "Flatten" => Layer::Flatten,
             "SoftMax" => continue,
             other => return Err(err(ln, format!("unknown layer type `{other}`"))),
+        };
+        flattened = match layer {
+            Layer::Flatten => Some(shape),
+            Layer::Relu | Layer::Tanh => flattened,
+            _ => None,
         };
         shape = layer.output_shape(shape).map_err(|e| err(ln, e))?;
         layers.push(layer);
