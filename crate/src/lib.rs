@@ -16,6 +16,7 @@
 //! | [`attribution`] | [`Explainer`]: LRP, Gradient, Sensitivity, Gradient x Input, Simple Taylor, IG, SmoothGrad |
 //! | [`preprocess`] | a drawing (RGBA/grey, any size) to a 28x28 MNIST-style input |
 //! | [`heatmap`] | relevance to RGBA colours |
+//! | [`train`] | training (cross-entropy, Adam, augmentation) and evaluation |
 //!
 //! ```
 //! use lrp::{Explainer, Method, Model, Params, Query};
@@ -37,6 +38,7 @@ pub mod ops;
 pub mod preprocess;
 pub mod rules;
 pub mod testing;
+pub mod train;
 
 pub use attribution::{Explainer, Explanation, LayerTotal, Method, Params, Query, METHOD_NAMES};
 pub use composite::{Composite, Preset};

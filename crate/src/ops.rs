@@ -3,7 +3,8 @@
 //! that LLVM vectorises (native SSE/AVX, wasm `simd128`); no allocation anywhere in this module.
 
 /// Dot product with eight independent accumulators, so the reduction vectorises without fast-math.
-#[inline]
+/// (The lane layout is explicit, so every vector width gives the same bits.)
+#[inline(always)]
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     debug_assert_eq!(a.len(), b.len());
     let mut acc = [0.0f32; 8];
@@ -23,7 +24,7 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// `y += alpha * x`.
-#[inline]
+#[inline(always)]
 pub fn axpy(y: &mut [f32], alpha: f32, x: &[f32]) {
     debug_assert_eq!(y.len(), x.len());
     for (yi, xi) in y.iter_mut().zip(x) {
@@ -164,7 +165,8 @@ impl Iterator for WindowInputs {
 
 /// `out[m, p] = sum_k w[m, k] * col[k, p]` (+ `bias[m]`): a convolution after im2col.
 /// Zero weights are skipped, which halves the work for the sign-split weights of z+ and alpha-beta.
-pub fn matmul(w: &[f32], m: usize, k: usize, col: &[f32], p: usize, bias: Option<&[f32]>, out: &mut [f32]) {
+#[inline(always)]
+fn matmul_impl(w: &[f32], m: usize, k: usize, col: &[f32], p: usize, bias: Option<&[f32]>, out: &mut [f32]) {
     for i in 0..m {
         let o = &mut out[i * p..(i + 1) * p];
         o.fill(bias.map_or(0.0, |b| b[i]));
@@ -178,7 +180,8 @@ pub fn matmul(w: &[f32], m: usize, k: usize, col: &[f32], p: usize, bias: Option
 }
 
 /// `gcol[k, p] = sum_m w[m, k] * g[m, p]`: the transpose of [`matmul`] (without bias).
-pub fn matmul_t(w: &[f32], m: usize, k: usize, g: &[f32], p: usize, gcol: &mut [f32]) {
+#[inline(always)]
+fn matmul_t_impl(w: &[f32], m: usize, k: usize, g: &[f32], p: usize, gcol: &mut [f32]) {
     gcol[..k * p].fill(0.0);
     for i in 0..m {
         let gr = &g[i * p..(i + 1) * p];
@@ -195,18 +198,74 @@ pub fn matmul_t(w: &[f32], m: usize, k: usize, g: &[f32], p: usize, gcol: &mut [
 }
 
 /// `out = w * x + b` for a dense layer, `w` row-major `[out, in]`.
-pub fn dense_forward(w: &[f32], n_in: usize, x: &[f32], bias: Option<&[f32]>, out: &mut [f32]) {
+#[inline(always)]
+fn dense_forward_impl(w: &[f32], n_in: usize, x: &[f32], bias: Option<&[f32]>, out: &mut [f32]) {
     for (o, (row, dst)) in w.chunks_exact(n_in).zip(out.iter_mut()).enumerate() {
         *dst = dot(row, x) + bias.map_or(0.0, |b| b[o]);
     }
 }
 
 /// `gx = w^T g` for a dense layer (rows with zero upstream gradient are skipped).
-pub fn dense_backward(w: &[f32], n_in: usize, g: &[f32], gx: &mut [f32]) {
+#[inline(always)]
+fn dense_backward_impl(w: &[f32], n_in: usize, g: &[f32], gx: &mut [f32]) {
     gx[..n_in].fill(0.0);
     for (row, &gv) in w.chunks_exact(n_in).zip(g) {
         if gv != 0.0 {
             axpy(&mut gx[..n_in], gv, row);
+        }
+    }
+}
+
+/// Generates a public kernel that runs an AVX2 build of `$impl` where the CPU has it (detected once
+/// by std), and the portable build elsewhere (wasm: `simd128` when compiled with it). Both builds
+/// compute identical results: the kernels never reassociate sums.
+macro_rules! dispatch {
+    ($(#[$doc:meta])* $name:ident, $avx:ident, $impl:ident, ($($arg:ident: $ty:ty),*)) => {
+        $(#[$doc])*
+        pub fn $name($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                if std::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the CPU supports AVX2, checked just above.
+                    return unsafe { $avx($($arg),*) };
+                }
+            }
+            $impl($($arg),*)
+        }
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2")]
+        unsafe fn $avx($($arg: $ty),*) {
+            $impl($($arg),*)
+        }
+    };
+}
+
+dispatch!(
+    /// `out[m, p] = sum_k w[m, k] * col[k, p]` (+ `bias[m]`): a convolution after im2col.
+    /// Zero weights are skipped, which halves the work for the sign-split weights of z+ and alpha-beta.
+    matmul, matmul_avx2, matmul_impl, (w: &[f32], m: usize, k: usize, col: &[f32], p: usize, bias: Option<&[f32]>, out: &mut [f32]));
+dispatch!(
+    /// `gcol[k, p] = sum_m w[m, k] * g[m, p]`: the transpose of [`matmul`] (without bias).
+    matmul_t, matmul_t_avx2, matmul_t_impl, (w: &[f32], m: usize, k: usize, g: &[f32], p: usize, gcol: &mut [f32]));
+dispatch!(
+    /// `out = w * x + b` for a dense layer, `w` row-major `[out, in]`.
+    dense_forward, dense_forward_avx2, dense_forward_impl, (w: &[f32], n_in: usize, x: &[f32], bias: Option<&[f32]>, out: &mut [f32]));
+dispatch!(
+    /// `gx = w^T g` for a dense layer (rows with zero upstream gradient are skipped).
+    dense_backward, dense_backward_avx2, dense_backward_impl, (w: &[f32], n_in: usize, g: &[f32], gx: &mut [f32]));
+dispatch!(
+    /// `dw[m, k] += sum_p g[m, p] * col[k, p]`: the weight gradient of a convolution (training).
+    weight_grad, weight_grad_avx2, weight_grad_impl, (g: &[f32], m: usize, col: &[f32], k: usize, p: usize, dw: &mut [f32]));
+
+#[inline(always)]
+fn weight_grad_impl(g: &[f32], m: usize, col: &[f32], k: usize, p: usize, dw: &mut [f32]) {
+    for i in 0..m {
+        let gr = &g[i * p..(i + 1) * p];
+        if gr.iter().all(|&v| v == 0.0) {
+            continue;
+        }
+        for kk in 0..k {
+            dw[i * k + kk] += dot(gr, &col[kk * p..(kk + 1) * p]);
         }
     }
 }

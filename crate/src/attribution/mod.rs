@@ -309,6 +309,23 @@ impl Explainer {
         }
     }
 
+    /// Forward pass without validation (training).
+    pub(crate) fn forward_pub(&mut self, model: &Model, pixels: &[f32]) {
+        self.ensure(model);
+        self.forward(model, pixels);
+    }
+
+    /// Backward pass of the gradient of `dlogits . logits` (training).
+    pub(crate) fn backward_from(&mut self, model: &Model, dlogits: &[f32]) {
+        self.start.copy_from_slice(dlogits);
+        self.backward(model);
+    }
+
+    /// The im2col buffer layer `i` kept from the last forward pass.
+    pub(crate) fn im2col(&self, i: usize) -> &[f32] {
+        &self.cols[i]
+    }
+
     /// Runs the model on one 28x28 input; returns logits, probabilities and the predicted class.
     pub fn predict(&mut self, model: &Model, pixels: &[f32]) -> Result<&Explanation> {
         validate_pixels(pixels)?;

@@ -329,6 +329,22 @@ impl Model {
         Ok(Model { id: NEXT_ID.fetch_add(1, Ordering::Relaxed), input, layers, shapes, ops, meta })
     }
 
+    /// Changes weights in place (training). Shapes must stay as they are; the model gets a new id so
+    /// that caches keyed on it are rebuilt.
+    pub fn update_layers(&mut self, f: impl FnOnce(&mut [Layer])) {
+        f(&mut self.layers);
+        self.id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Replaces the metadata (name, classes, provenance); the class count must match.
+    pub fn set_meta(&mut self, meta: ModelMeta) -> Result<()> {
+        if meta.classes.len() != self.classes() {
+            return Err(invalid_model(format!("{} class names for {} outputs", meta.classes.len(), self.classes())));
+        }
+        self.meta = meta;
+        Ok(())
+    }
+
     /// A process-unique id (caches keyed on a model use it).
     pub fn id(&self) -> u64 {
         self.id
