@@ -39,6 +39,8 @@ pub mod preprocess;
 pub mod rules;
 pub mod testing;
 pub mod train;
+#[cfg(target_arch = "wasm32")]
+pub mod web;
 
 pub use attribution::{Explainer, Explanation, LayerTotal, Method, Params, Query, METHOD_NAMES};
 pub use composite::{Composite, Preset};

@@ -413,6 +413,11 @@ impl Explainer {
         pixels.chunks_exact(PIXELS).map(|p| self.explain(model, p, method, query).cloned()).collect()
     }
 
+    /// The last prediction or explanation.
+    pub fn last(&self) -> &Explanation {
+        &self.out
+    }
+
     /// Relevance (LRP) or gradient at the input of layer `i` from the last explanation (`i = layers` for the
     /// output); CHW order, shape `model.shapes()[i]`.
     pub fn layer_relevance(&self, i: usize) -> Option<&[f32]> {

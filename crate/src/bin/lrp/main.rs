@@ -9,6 +9,7 @@ use lrp::{Explainer, LrpError, Method, Model, Params, Query, RuleParams};
 use ndarray::{ArrayD, IxDyn};
 use std::path::{Path, PathBuf};
 
+mod serve;
 mod train;
 
 #[derive(Parser)]
@@ -48,13 +49,13 @@ enum Cmd {
         /// 'zb,gamma,gamma,eps,eps,0'. Rules: 0, eps, eps=X, gamma, gamma=X, alphaA-betaB, ab, zplus, zb, w2, flat
         #[arg(long)]
         rules: Option<String>,
-        #[arg(long, default_value_t = 0.1)]
+        #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
         epsilon: f32,
-        #[arg(long, default_value_t = 0.25)]
+        #[arg(long, default_value_t = 0.25, allow_negative_numbers = true)]
         gamma: f32,
-        #[arg(long, default_value_t = 2.0)]
+        #[arg(long, default_value_t = 2.0, allow_negative_numbers = true)]
         alpha: f32,
-        #[arg(long, default_value_t = 1.0)]
+        #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
         beta: f32,
         /// Integrated Gradients steps
         #[arg(long, default_value_t = 32)]
@@ -63,7 +64,7 @@ enum Cmd {
         #[arg(long, default_value_t = 32)]
         samples: usize,
         /// SmoothGrad noise, fraction of the input range
-        #[arg(long, default_value_t = 0.15)]
+        #[arg(long, default_value_t = 0.15, allow_negative_numbers = true)]
         sigma: f32,
         /// SmoothGrad seed
         #[arg(long, default_value_t = 0)]
@@ -114,6 +115,8 @@ enum Cmd {
     Train(train::TrainArgs),
     /// Accuracy of a model on the 10,000 MNIST test digits
     Eval(train::EvalArgs),
+    /// Serve the demo page on 127.0.0.1 (development server)
+    Serve(serve::ServeArgs),
 }
 
 fn io_err(path: &Path, e: impl std::fmt::Display) -> LrpError {
@@ -278,6 +281,7 @@ fn run(cli: Cli) -> lrp::Result<()> {
         Cmd::Info { model } => print_json(&info_json(&load_model(&model)?)),
         Cmd::Train(args) => train::train(args)?,
         Cmd::Eval(args) => train::eval(args)?,
+        Cmd::Serve(args) => serve::serve(args)?,
     }
     Ok(())
 }
@@ -329,7 +333,17 @@ pub(crate) fn info_json(model: &Model) -> serde_json::Value {
 }
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) if e.use_stderr() => {
+            // one line, as every other error; `lrp --help` has the details
+            let msg = e.to_string();
+            let first = msg.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ");
+            eprintln!("lrp: error: {first} (see lrp --help)");
+            std::process::exit(2);
+        }
+        Err(e) => e.exit(),
+    };
     if let Err(e) = run(cli) {
         eprintln!("lrp: error: {e}");
         std::process::exit(1);

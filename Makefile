@@ -1,0 +1,63 @@
+# The project's commands. `make demo` and `make test` are the README's Quick start; both install what
+# they need first (scripts/ensure-tools.sh: check, then install only what is missing).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+LRP := target/release/lrp
+MNIST ?= ../shared/data/mnist
+PORT ?= 8080
+# shipped models, the page's default first
+MODELS := cnn mlp clever-hans
+export CHROMEDRIVER := /usr/bin/chromedriver
+# npm's binaryen (scripts/node_modules) provides wasm-opt; cargo-installed tools live in ~/.cargo/bin
+export PATH := $(CURDIR)/scripts/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+
+.PHONY: help demo web cli test test-rust test-wasm test-e2e bench models fmt clippy
+
+help:
+	@echo "make demo    build the page and serve it on http://127.0.0.1:$(PORT)/"
+	@echo "make test    run every test (Rust, wasm in Chromium, the page in Chromium)"
+	@echo "make bench   print the benchmark tables"
+	@echo "make models  retrain the shipped models (needs the MNIST training set in $(MNIST))"
+
+cli:
+	@scripts/ensure-tools.sh rust
+	@cargo build --quiet --release --features cli
+
+# The page: wasm engine into www/pkg, shipped models into www/models (both generated, not committed).
+web:
+	@scripts/ensure-tools.sh wasm node
+	@wasm-pack --quiet build crate --release --target web --out-dir ../www/pkg --out-name lrp --no-typescript --no-pack
+	@mkdir -p www/models
+	@for m in $(MODELS); do cp models/$$m.safetensors www/models/; done
+	@printf '%s\n' $(MODELS) | awk 'BEGIN{printf "["} {printf "%s{\"stem\":\"%s\"}", (NR>1?",":""), $$0} END{print "]"}' > www/models/index.json
+
+demo: web cli
+	@$(LRP) serve --root www --port $(PORT)
+
+test: test-rust test-wasm test-e2e
+
+test-rust:
+	@scripts/ensure-tools.sh rust
+	cargo test --features cli
+
+test-wasm:
+	@scripts/ensure-tools.sh wasm browser
+	wasm-pack test --headless --chrome crate -- --test web
+
+test-e2e: web cli
+	@scripts/ensure-tools.sh browser node
+	cd tests/e2e && npm test
+
+bench: cli
+	cargo bench --bench engine
+
+models: cli
+	$(LRP) train --arch mlp --epochs 10 --augment --seed 1 --data $(MNIST) --out models/mlp.safetensors
+	$(LRP) train --arch cnn --epochs 15 --augment --seed 1 --data $(MNIST) --out models/cnn.safetensors
+	$(LRP) train --arch cnn --epochs 15 --augment --seed 1 --watermark 7,1,1,3,3,1.0,0.9 --data $(MNIST) --out models/clever-hans.safetensors
+
+fmt:
+	cargo fmt --all
+
+clippy:
+	cargo clippy --features cli --all-targets -- -D warnings

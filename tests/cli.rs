@@ -1,0 +1,133 @@
+//! The `lrp` binary as a user runs it: every method name explains, inputs as .npy and PNG, batches,
+//! toolbox import, info, and errors as one line on stderr with a non-zero exit.
+
+use lrp::testing::{random_pixels, tiny_cnn};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn lrp() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_lrp"))
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("lrp-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d.join(name)
+}
+
+fn write_npy(path: &Path, shape: &[usize], data: Vec<f32>) {
+    let arr = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(shape), data).unwrap();
+    ndarray_npy::write_npy(path, &arr).unwrap();
+}
+
+/// A model and an input in files of their own for each test (tests run in parallel).
+fn setup(tag: &str) -> (PathBuf, PathBuf) {
+    let model = tmp(&format!("{tag}-tiny.safetensors"));
+    std::fs::write(&model, tiny_cnn(3, true).to_safetensors().unwrap()).unwrap();
+    let input = tmp(&format!("{tag}-digit.npy"));
+    write_npy(&input, &[28, 28], random_pixels(1));
+    (model, input)
+}
+
+fn json(out: &std::process::Output) -> serde_json::Value {
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn explain_works_for_every_method_name() {
+    let (model, input) = setup("t1");
+    for name in lrp::METHOD_NAMES {
+        let out = lrp().args(["explain", "--model"]).arg(&model).arg("--input").arg(&input).args(["--method", name, "--steps", "8", "--samples", "4"]).output().unwrap();
+        let v = json(&out);
+        assert_eq!(v["method"], name);
+        let rows = v["heatmap"].as_array().unwrap();
+        assert_eq!(rows.len(), 28);
+        assert!(rows.iter().flat_map(|r| r.as_array().unwrap()).any(|x| x.as_f64().unwrap() != 0.0), "{name}: all-zero heatmap");
+        if name.starts_with("lrp") || name.starts_with("epsilon") || name == "deep-taylor" {
+            assert_eq!(v["layers"].as_array().unwrap().len(), 10);
+        }
+    }
+}
+
+#[test]
+fn explain_writes_npy_png_and_layers() {
+    let (model, input) = setup("t2");
+    let out_npy = tmp("r.npy");
+    let st = lrp().args(["explain", "--model"]).arg(&model).arg("--input").arg(&input).args(["--method", "lrp-0", "--layers", "--out"]).arg(&out_npy).status().unwrap();
+    assert!(st.success());
+    let r: ndarray::ArrayD<f32> = ndarray_npy::read_npy(&out_npy).unwrap();
+    assert_eq!(r.shape(), &[28, 28]);
+    let l3: ndarray::ArrayD<f32> = ndarray_npy::read_npy(out_npy.with_extension("layer3.npy")).unwrap();
+    assert_eq!(l3.shape(), &[4, 12, 12]);
+    let out_png = tmp("r.png");
+    let st = lrp().args(["explain", "--model"]).arg(&model).arg("--input").arg(&input).args(["--method", "epsilon-plus", "--colormap", "puor", "--out"]).arg(&out_png).status().unwrap();
+    assert!(st.success());
+    assert_eq!(&std::fs::read(&out_png).unwrap()[1..4], b"PNG");
+    // rule lists and contrast
+    let v = json(&lrp().args(["explain", "--model"]).arg(&model).arg("--input").arg(&input).args(["--rules", "zb,gamma=0.5,eps,0", "--target", "2", "--contrast", "7"]).output().unwrap());
+    assert_eq!(v["target"], 2);
+    assert_eq!(v["contrast"], 7);
+}
+
+#[test]
+fn batches_and_png_inputs() {
+    let (model, _) = setup("t3");
+    let batch = tmp("batch.npy");
+    write_npy(&batch, &[3, 28, 28], (0..3).flat_map(random_pixels).collect());
+    let v = json(&lrp().args(["predict", "--model"]).arg(&model).arg("--input").arg(&batch).output().unwrap());
+    assert_eq!(v.as_array().unwrap().len(), 3);
+    let out = tmp("batch_r.npy");
+    assert!(lrp().args(["explain", "--model"]).arg(&model).arg("--input").arg(&batch).arg("--out").arg(&out).status().unwrap().success());
+    let r: ndarray::ArrayD<f32> = ndarray_npy::read_npy(&out).unwrap();
+    assert_eq!(r.shape(), &[3, 28, 28]);
+    // a 100x80 black-on-white PNG drawing is brought to MNIST form
+    let png_path = tmp("drawing.png");
+    let (w, h) = (100u32, 80u32);
+    let mut img = vec![255u8; (w * h) as usize];
+    for y in 20..60 {
+        for x in 45..52 {
+            img[(y * w + x) as usize] = 0;
+        }
+    }
+    let f = std::fs::File::create(&png_path).unwrap();
+    let mut enc = png::Encoder::new(f, w, h);
+    enc.set_color(png::ColorType::Grayscale);
+    enc.write_header().unwrap().write_image_data(&img).unwrap();
+    let v = json(&lrp().args(["predict", "--model"]).arg(&model).arg("--input").arg(&png_path).output().unwrap());
+    assert_eq!(v["probabilities"].as_array().unwrap().len(), 10);
+}
+
+#[test]
+fn import_toolbox_and_info() {
+    let txt = tmp("tb.txt");
+    std::fs::write(&txt, "MaxPool 14 14 14 14\nFlatten\nLinear 4 2\n1 0 0 1 0 0 0 0\n0 0\nSoftMax\n").unwrap();
+    let out = tmp("tb.safetensors");
+    let v = json(&lrp().arg("import-toolbox").arg(&txt).arg("--out").arg(&out).args(["--scale", "2", "--shift", "-1", "--pad", "2", "--pad-value", "-1"]).output().unwrap());
+    assert_eq!(v["input_stage"]["pad"], 2);
+    let v = json(&lrp().args(["info", "--model"]).arg(&out).output().unwrap());
+    assert_eq!(v["parameters"], 10);
+    assert_eq!(v["layers"][0]["input"]["h"], 32);
+}
+
+#[test]
+fn errors_are_one_line_and_a_non_zero_exit() {
+    let (model, input) = setup("t4");
+    let bad = tmp("bad.safetensors");
+    std::fs::write(&bad, b"not a model").unwrap();
+    let cases: Vec<Vec<std::ffi::OsString>> = vec![
+        vec!["explain".into(), "--model".into(), bad.clone().into(), "--input".into(), input.clone().into()],
+        vec!["explain".into(), "--model".into(), model.clone().into(), "--input".into(), input.clone().into(), "--method".into(), "nope".into()],
+        vec!["explain".into(), "--model".into(), model.clone().into(), "--input".into(), input.clone().into(), "--epsilon".into(), "-1".into(), "--method".into(), "lrp-eps".into()],
+        vec!["explain".into(), "--model".into(), model.clone().into(), "--input".into(), input.clone().into(), "--target".into(), "12".into()],
+        vec!["predict".into(), "--model".into(), model.clone().into(), "--input".into(), "/no/such/file.npy".into()],
+    ];
+    for args in cases {
+        let out = lrp().args(&args).output().unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("lrp: error: "), "{err}");
+        assert!(out.stdout.is_empty());
+    }
+}

@@ -1,0 +1,126 @@
+// Drawing the results: bars, 28x28 images, the overlay on the pad, the colour bar, the all-classes grid
+// and the layer view. No computation here beyond layout: numbers and colours come from the engine.
+
+export function putRGBA(canvas, rgba, w = 28, h = 28) {
+  const ctx = canvas.getContext('2d');
+  ctx.putImageData(new ImageData(new Uint8ClampedArray(rgba.buffer ?? rgba, rgba.byteOffset ?? 0, w * h * 4), w, h), 0, 0);
+}
+
+export class Bars {
+  constructor(container, onPick) {
+    this.items = [];
+    for (let c = 0; c < 10; c++) {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'bar';
+      b.dataset.class = String(c);
+      b.innerHTML = '<div class="fill"></div><div class="lab"></div>';
+      b.querySelector('.lab').textContent = String(c);
+      b.addEventListener('click', (e) => onPick(c, e.shiftKey || e.altKey));
+      container.appendChild(b);
+      this.items.push(b);
+    }
+  }
+
+  update(probs, pred, target, contrast) {
+    this.items.forEach((b, c) => {
+      const p = probs[c] ?? 0;
+      b.querySelector('.fill').style.height = `${Math.max(1, p * 80)}px`;
+      b.classList.toggle('pred', c === pred);
+      b.classList.toggle('target', c === target);
+      b.classList.toggle('contrast', c === contrast);
+      b.setAttribute('aria-label', `class ${c}: ${(p * 100).toFixed(1)} percent${c === target ? ', explained' : ''}${c === contrast ? ', contrast' : ''}`);
+      b.setAttribute('aria-pressed', c === target ? 'true' : 'false');
+    });
+  }
+}
+
+export function renderColorbar(canvas, colorOf) {
+  const ctx = canvas.getContext('2d');
+  const img = ctx.createImageData(canvas.width, canvas.height);
+  for (let x = 0; x < canvas.width; x++) {
+    const rgb = colorOf(2 * x / (canvas.width - 1) - 1);
+    for (let y = 0; y < canvas.height; y++) img.data.set([rgb[0], rgb[1], rgb[2], 255], (y * canvas.width + x) * 4);
+  }
+  ctx.putImageData(img, 0, 0);
+}
+
+// Draws the 28x28 heatmap image over the pad, mapped back through the preprocessing transform
+// ([scale, src_x, src_y, dst_x, dst_y]: pad = src + (grid - dst) / scale), or at 10x when there is none.
+export function drawOverlay(overlay, heat28, transform) {
+  const ctx = overlay.getContext('2d');
+  ctx.setTransform(1, 0, 0, 1, 0, 0);
+  ctx.clearRect(0, 0, overlay.width, overlay.height);
+  if (!heat28) return;
+  if (transform && transform.length === 5) {
+    const [s, sx, sy, dx, dy] = transform;
+    ctx.setTransform(1 / s, 0, 0, 1 / s, sx - dx / s, sy - dy / s);
+  } else {
+    ctx.setTransform(overlay.width / 28, 0, 0, overlay.height / 28, 0, 0);
+  }
+  ctx.imageSmoothingEnabled = true;
+  ctx.globalAlpha = 0.85;
+  ctx.drawImage(heat28, 0, 0);
+  ctx.setTransform(1, 0, 0, 1, 0, 0);
+  ctx.globalAlpha = 1;
+}
+
+export function renderAllClasses(container, maps, colorize) {
+  if (container.children.length !== 10) {
+    container.innerHTML = '';
+    for (let c = 0; c < 10; c++) {
+      const fig = document.createElement('figure');
+      fig.innerHTML = '<canvas width="28" height="28"></canvas><figcaption></figcaption>';
+      fig.querySelector('canvas').setAttribute('aria-label', `heatmap for class ${c}`);
+      container.appendChild(fig);
+    }
+  }
+  let scale = 0;
+  for (const v of maps) scale = Math.max(scale, Math.abs(v));
+  for (let c = 0; c < 10; c++) {
+    const fig = container.children[c];
+    const m = maps.subarray(c * 784, (c + 1) * 784);
+    putRGBA(fig.querySelector('canvas'), colorize(m, scale));
+    let sum = 0;
+    for (const v of m) sum += v;
+    fig.querySelector('figcaption').textContent = `${c}: Σ ${sum.toFixed(2)}`;
+  }
+  container.dataset.scale = String(scale);
+}
+
+// The layer view: one row per layer, from the output down, with the relevance entering and leaving it
+// against the explained logit, and the relevance map (summed over channels) at the layer's input.
+export function renderLayers(container, info, result, layerMap, colorize) {
+  const rows = [];
+  const explained = result.explained;
+  const n = info.layers.length;
+  const table = document.createElement('table');
+  table.innerHTML = '<thead><tr><th>layer</th><th>shape in</th><th>relevance in → out</th><th>vs explained</th><th>map</th></tr></thead>';
+  const body = document.createElement('tbody');
+  for (let i = n - 1; i >= 0; i--) {
+    const l = info.layers[i];
+    const t = result.layers[i];
+    const tr = document.createElement('tr');
+    const frac = explained !== 0 ? t.relevance_in / explained : 0;
+    const absorbed = t.relevance_out - t.relevance_in;
+    tr.innerHTML = `<td>${i} ${l.type}</td><td>${l.input.c}×${l.input.h}×${l.input.w}</td>` +
+      `<td>${t.relevance_out.toFixed(3)} → ${t.relevance_in.toFixed(3)}${Math.abs(absorbed) > 1e-6 ? ` <span class="small">(${absorbed > 0 ? 'absorbed' : 'created'} ${Math.abs(absorbed).toFixed(3)})</span>` : ''}</td>` +
+      `<td><div class="cons" title="${(frac * 100).toFixed(1)}% of the explained value"><span class="${frac > 1.0005 ? 'over' : ''}" style="width:${Math.min(100, Math.abs(frac) * 100)}%"></span></div></td><td></td>`;
+    const s = l.input;
+    if (s.h > 1 && s.w > 1) {
+      const m = layerMap(i);
+      const flat = new Float32Array(s.h * s.w);
+      for (let c = 0; c < s.c; c++) for (let k = 0; k < s.h * s.w; k++) flat[k] += m[c * s.h * s.w + k];
+      const cv = document.createElement('canvas');
+      cv.width = s.w;
+      cv.height = s.h;
+      cv.setAttribute('aria-label', `relevance at the input of layer ${i}`);
+      putRGBA(cv, colorize(flat, 0), s.w, s.h);
+      tr.lastChild.appendChild(cv);
+    }
+    rows.push(tr);
+  }
+  rows.forEach((r) => body.appendChild(r));
+  table.appendChild(body);
+  container.replaceChildren(table);
+}
