@@ -11,7 +11,7 @@ export CHROMEDRIVER := /usr/bin/chromedriver
 # npm's binaryen (scripts/node_modules) provides wasm-opt; cargo-installed tools live in ~/.cargo/bin
 export PATH := $(CURDIR)/scripts/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: help demo web cli test test-rust test-wasm test-e2e bench models fmt clippy
+.PHONY: help demo web cli test test-rust test-wasm test-e2e bench bench-native bench-page models fmt clippy
 
 help:
 	@echo "make demo    build the page and serve it on http://127.0.0.1:$(PORT)/"
@@ -42,19 +42,25 @@ test-rust:
 
 test-wasm:
 	@scripts/ensure-tools.sh wasm browser
-	wasm-pack test --headless --chrome crate -- --test web
+	wasm-pack test --headless --chrome crate --test web
 
 test-e2e: web cli
 	@scripts/ensure-tools.sh browser node
 	cd tests/e2e && npm test
 
-bench: cli
+bench: bench-native bench-page
+
+bench-native: cli
 	cargo bench --bench engine
+
+bench-page: web cli
+	@scripts/ensure-tools.sh browser node
+	node tests/e2e/bench.mjs
 
 models: cli
 	$(LRP) train --arch mlp --epochs 10 --augment --seed 1 --data $(MNIST) --out models/mlp.safetensors
 	$(LRP) train --arch cnn --epochs 15 --augment --seed 1 --data $(MNIST) --out models/cnn.safetensors
-	$(LRP) train --arch cnn --epochs 15 --augment --seed 1 --watermark 7,1,1,3,3,1.0,0.9 --data $(MNIST) --out models/clever-hans.safetensors
+	$(LRP) train --arch cnn --epochs 15 --augment --seed 1 --watermark 7,1,1,3,3,1.0,0.9,0.02 --data $(MNIST) --out models/clever-hans.safetensors
 
 fmt:
 	cargo fmt --all

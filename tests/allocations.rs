@@ -1,5 +1,6 @@
 //! After the first explanation, explaining again allocates nothing (buffers are reused).
 //! Counted with a global allocator in this test binary: a count, not a timing.
+#![cfg(not(target_arch = "wasm32"))]
 
 use lrp::testing::{random_pixels, tiny_cnn, tiny_mlp};
 use lrp::{Explainer, Method, Params, Query};

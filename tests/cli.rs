@@ -1,5 +1,6 @@
 //! The `lrp` binary as a user runs it: every method name explains, inputs as .npy and PNG, batches,
 //! toolbox import, info, and errors as one line on stderr with a non-zero exit.
+#![cfg(not(target_arch = "wasm32"))]
 
 use lrp::testing::{random_pixels, tiny_cnn};
 use std::path::{Path, PathBuf};

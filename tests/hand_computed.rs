@@ -1,4 +1,5 @@
 //! Tiny cases computed by hand, exact numbers in the comments.
+#![cfg(not(target_arch = "wasm32"))]
 
 use lrp::model::{Dense, InputStage, Layer, Model, ModelMeta, Pool, Shape};
 use lrp::testing::rule_step;

@@ -1,5 +1,6 @@
 //! The model file: round trip, and every malformed file is a typed error naming what is wrong.
 //! Also the LRP Toolbox text importer on small files written by hand.
+#![cfg(not(target_arch = "wasm32"))]
 
 use lrp::model::{import_toolbox, InputStage, ToolboxOptions};
 use lrp::testing::{random_pixels, tiny_cnn, tiny_mlp};

@@ -1,5 +1,6 @@
 //! Every shipped model loads, records how it was made, and still has the accuracy it records.
 //! Default run: the first 1,000 MNIST test digits; `LRP_FULL_TEST=1`: all 10,000, compared exactly.
+#![cfg(not(target_arch = "wasm32"))]
 
 use lrp::model::PIXELS;
 use lrp::train::evaluate;

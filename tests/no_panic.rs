@@ -1,4 +1,5 @@
 //! Property-based tests: no public function panics, whatever the shapes, parameters, bytes or text.
+#![cfg(not(target_arch = "wasm32"))]
 
 use lrp::model::{import_toolbox, Conv2d, Dense, InputStage, Layer, Model, ModelMeta, Pool, Shape, ToolboxOptions};
 use lrp::testing::tiny_cnn;

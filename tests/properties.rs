@@ -1,5 +1,6 @@
 //! The properties of lrp-conventions.md ("Properties the tests hold") on small random dense and conv
 //! networks with fixed seeds, with and without biases, with max-pooling and sum-pooling.
+#![cfg(not(target_arch = "wasm32"))]
 
 use lrp::model::{Dense, InputStage, Layer, Model, ModelMeta, Pool, Shape};
 use lrp::testing::{random_pixels, rule_step, tiny_cnn, tiny_mlp};

@@ -1,6 +1,7 @@
 //! Each rule of the engine against a slow, obviously-correct re-implementation of its formula, written
 //! per neuron straight from the table in lrp-conventions.md, on small random dense, convolution and
 //! pooling layers (property 7).
+#![cfg(not(target_arch = "wasm32"))]
 
 use lrp::model::{Conv2d, Dense, Layer, Pool, Shape};
 use lrp::testing::rule_step;

@@ -1,5 +1,5 @@
 //! wasm-bindgen tests of the façade, run in headless Chromium by
-//! `wasm-pack test --headless --chrome crate -- --test web`. Every export gets valid and invalid input;
+//! `wasm-pack test --headless --chrome crate --test web`. Every export gets valid and invalid input;
 //! invalid input must come back as an error, never a panic (a panic would abort the test run).
 #![cfg(target_arch = "wasm32")]
 

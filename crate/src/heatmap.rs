@@ -40,14 +40,14 @@ pub fn max_abs(values: &[f32]) -> f32 {
 }
 
 /// RGBA pixels for `values` scaled by `scale` (values beyond it saturate). With `alpha_by_magnitude`,
-/// alpha is proportional to `|value| / scale` (for overlays); otherwise opaque.
+/// alpha is `sqrt(|value| / scale)` (for overlays: weak relevance stays visible); otherwise opaque.
 pub fn colorize(values: &[f32], scale: f32, map: ColorMap, alpha_by_magnitude: bool, out: &mut Vec<u8>) {
     out.clear();
     let inv = if scale > 0.0 && scale.is_finite() { 1.0 / scale } else { 0.0 };
     for &v in values {
         let t = (v * inv).clamp(-1.0, 1.0);
         let [r, g, b] = map.rgb(t);
-        let a = if alpha_by_magnitude { (t.abs() * 255.0).round() as u8 } else { 255 };
+        let a = if alpha_by_magnitude { (t.abs().sqrt() * 255.0).round() as u8 } else { 255 };
         out.extend_from_slice(&[r, g, b, a]);
     }
 }
@@ -70,7 +70,8 @@ mod tests {
     #[test]
     fn colorize_is_symmetric_and_saturates() {
         let mut out = Vec::new();
-        colorize(&[2.0, -2.0, 0.0, 10.0], 2.0, ColorMap::BlueWhiteRed, true, &mut out);
+        colorize(&[2.0, -2.0, 0.0, 10.0, 0.5], 2.0, ColorMap::BlueWhiteRed, true, &mut out);
+        assert_eq!(out[19], 128, "alpha of a quarter of the scale is sqrt(1/4)");
         assert_eq!(&out[0..4], &[255, 0, 0, 255]);
         assert_eq!(&out[4..8], &[0, 0, 255, 255]);
         assert_eq!(&out[8..12], &[255, 255, 255, 0]);

@@ -16,6 +16,7 @@
 //! | [`attribution`] | [`Explainer`]: LRP, Gradient, Sensitivity, Gradient x Input, Simple Taylor, IG, SmoothGrad |
 //! | [`preprocess`] | a drawing (RGBA/grey, any size) to a 28x28 MNIST-style input |
 //! | [`heatmap`] | relevance to RGBA colours |
+//! | [`evaluate`] | pixel flipping and AOPC |
 //! | [`train`] | training (cross-entropy, Adam, augmentation) and evaluation |
 //!
 //! ```
@@ -32,6 +33,7 @@
 pub mod attribution;
 pub mod composite;
 pub mod error;
+pub mod evaluate;
 pub mod heatmap;
 pub mod model;
 pub mod ops;

@@ -232,9 +232,18 @@ pub struct TrainConfig {
     pub lr_decay: f32,
     pub seed: u64,
     pub augment: Option<Augment>,
-    /// Stamp this watermark on the given share of the training images of its class.
-    pub watermark: Option<(Watermark, f32)>,
+    /// The Clever Hans setting: stamp this watermark on `share` of the training images of its class,
+    /// and on `poison` of the images of the other classes, which are then labelled as its class.
+    pub watermark: Option<WatermarkPlan>,
     pub threads: usize,
+}
+
+/// How a watermark enters the training data (see [`TrainConfig::watermark`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct WatermarkPlan {
+    pub mark: Watermark,
+    pub share: f32,
+    pub poison: f32,
 }
 
 /// Per-epoch statistics.
@@ -282,12 +291,17 @@ pub fn train(model: &mut Model, images: &[f32], labels: &[u8], cfg: &TrainConfig
                                     Some(a) => a.apply(&mut r, src, buf),
                                     None => buf.copy_from_slice(src),
                                 }
-                                if let Some((wm, share)) = &cfg.watermark {
-                                    if labels[i] as usize == wm.class && r.gen::<f32>() < *share {
-                                        wm.stamp(buf);
+                                let mut label = labels[i] as usize;
+                                if let Some(plan) = &cfg.watermark {
+                                    let u: f32 = r.gen();
+                                    if label == plan.mark.class && u < plan.share {
+                                        plan.mark.stamp(buf);
+                                    } else if label != plan.mark.class && u < plan.poison {
+                                        plan.mark.stamp(buf);
+                                        label = plan.mark.class;
                                     }
                                 }
-                                let (loss, ok) = w.accumulate_gradient(frozen, buf, labels[i] as usize, g_acc);
+                                let (loss, ok) = w.accumulate_gradient(frozen, buf, label, g_acc);
                                 l += loss as f64;
                                 c += ok as usize;
                             }

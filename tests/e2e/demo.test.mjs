@@ -61,6 +61,36 @@ test('the heatmap is non-blank and changes with the method', async () => {
   assert.deepEqual(await heatmapPixels(page), a, 'the same method gives the same heatmap');
 });
 
+test('the heatmap on the drawing is aligned with the ink', async () => {
+  const { page } = ctx;
+  await clearPad(page);
+  // a small 7 in the top-left corner of the pad: preprocessing moves and scales it a lot
+  const small = [[[40, 40], [50, 40], [60, 40], [70, 40], [80, 40], [74, 52], [68, 64], [62, 76], [56, 88], [52, 100]]];
+  const s = await seq(page);
+  const { drawStrokes } = await import('./helpers.mjs');
+  await drawStrokes(page, small);
+  await settled(page, s);
+  const box = (sel, test) => page.evaluate(({ sel, test }) => {
+    const c = document.querySelector(sel);
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let x0 = 1e9, y0 = 1e9, x1 = -1, y1 = -1;
+    for (let y = 0; y < c.height; y++) for (let x = 0; x < c.width; x++) {
+      const i = (y * c.width + x) * 4;
+      const on = test === 'ink' ? d[i] < 128 : d[i + 3] > 40;
+      if (on) { x0 = Math.min(x0, x); y0 = Math.min(y0, y); x1 = Math.max(x1, x); y1 = Math.max(y1, y); }
+    }
+    return [x0, y0, x1, y1];
+  }, { sel, test });
+  const ink = await box('#pad', 'ink');
+  const heat = await box('#overlay', 'heat');
+  assert.ok(heat[2] > 0, 'the overlay shows something');
+  // the relevance lies on the ink: its box is inside the ink's box, give or take the blur of one grid cell
+  const slack = 12;
+  assert.ok(heat[0] >= ink[0] - slack && heat[1] >= ink[1] - slack && heat[2] <= ink[2] + slack && heat[3] <= ink[3] + slack, `overlay ${heat} vs ink ${ink}`);
+  // and covers most of it
+  assert.ok(heat[2] - heat[0] > 0.6 * (ink[2] - ink[0]) && heat[3] - heat[1] > 0.6 * (ink[3] - ink[1]), `overlay ${heat} vs ink ${ink}`);
+});
+
 test('switching model and method works', async () => {
   const { page, problems } = ctx;
   await clearPad(page);

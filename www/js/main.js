@@ -360,6 +360,7 @@ async function main() {
   });
   showParams();
   schedule();
+  if ('serviceWorker' in navigator) navigator.serviceWorker.register('sw.js').catch(() => { /* offline use is optional */ });
   document.documentElement.dataset.ready = 'true';
 }
 

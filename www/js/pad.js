@@ -15,7 +15,52 @@ export class Pad {
     canvas.addEventListener('pointermove', (e) => this.move(e));
     canvas.addEventListener('pointerup', (e) => this.up(e));
     canvas.addEventListener('pointercancel', (e) => this.up(e));
+    // keyboard drawing: arrows move a cursor, Space or Enter lifts or lowers the pen
+    this.cursor = [canvas.width / 2, canvas.height / 2];
+    this.penDown = false;
+    this.cursorEl = document.getElementById('pad-cursor');
+    canvas.addEventListener('keydown', (e) => this.key(e));
+    canvas.addEventListener('focus', () => this.showCursor());
+    canvas.addEventListener('blur', () => { if (this.penDown) this.key({ key: ' ', preventDefault() {} }); if (this.cursorEl) this.cursorEl.hidden = true; });
     this.redraw();
+  }
+
+  key(e) {
+    const step = e.shiftKey ? 2 : 10;
+    const moves = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] };
+    if (moves[e.key]) {
+      e.preventDefault();
+      const [dx, dy] = moves[e.key];
+      this.cursor = [Math.min(this.canvas.width, Math.max(0, this.cursor[0] + dx)), Math.min(this.canvas.height, Math.max(0, this.cursor[1] + dy))];
+      if (this.penDown && this.current) {
+        this.current.points.push([...this.cursor]);
+        this.redraw();
+        this.onChange('draw');
+      }
+      this.showCursor();
+    } else if (e.key === ' ' || e.key === 'Enter') {
+      e.preventDefault();
+      this.penDown = !this.penDown;
+      if (this.penDown) {
+        this.current = { type: 'stroke', points: [[...this.cursor]] };
+        this.history.push(this.current);
+        this.redraw();
+        this.onChange('draw');
+      } else {
+        this.current = null;
+        this.onChange('end');
+      }
+      this.showCursor();
+    }
+  }
+
+  showCursor() {
+    if (!this.cursorEl) return;
+    const r = this.canvas.getBoundingClientRect();
+    this.cursorEl.hidden = false;
+    this.cursorEl.classList.toggle('down', this.penDown);
+    this.cursorEl.style.left = `${this.cursor[0] * r.width / this.canvas.width}px`;
+    this.cursorEl.style.top = `${this.cursor[1] * r.height / this.canvas.height}px`;
   }
 
   point(e) {

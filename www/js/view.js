@@ -95,7 +95,7 @@ export function renderLayers(container, info, result, layerMap, colorize) {
   const explained = result.explained;
   const n = info.layers.length;
   const table = document.createElement('table');
-  table.innerHTML = '<thead><tr><th>layer</th><th>shape in</th><th>relevance in → out</th><th>vs explained</th><th>map</th></tr></thead>';
+  table.innerHTML = '<thead><tr><th>layer</th><th>shape in</th><th>relevance from above → passed down</th><th>vs explained</th><th>map</th></tr></thead>';
   const body = document.createElement('tbody');
   for (let i = n - 1; i >= 0; i--) {
     const l = info.layers[i];
@@ -104,8 +104,10 @@ export function renderLayers(container, info, result, layerMap, colorize) {
     const frac = explained !== 0 ? t.relevance_in / explained : 0;
     const absorbed = t.relevance_out - t.relevance_in;
     tr.innerHTML = `<td>${i} ${l.type}</td><td>${l.input.c}×${l.input.h}×${l.input.w}</td>` +
-      `<td>${t.relevance_out.toFixed(3)} → ${t.relevance_in.toFixed(3)}${Math.abs(absorbed) > 1e-6 ? ` <span class="small">(${absorbed > 0 ? 'absorbed' : 'created'} ${Math.abs(absorbed).toFixed(3)})</span>` : ''}</td>` +
-      `<td><div class="cons" title="${(frac * 100).toFixed(1)}% of the explained value"><span class="${frac > 1.0005 ? 'over' : ''}" style="width:${Math.min(100, Math.abs(frac) * 100)}%"></span></div></td><td></td>`;
+      `<td>${t.relevance_out.toFixed(3)} → ${t.relevance_in.toFixed(3)}${Math.abs(absorbed) > 1e-4 * Math.abs(explained) ? ` <span class="small">(${absorbed > 0 ? 'absorbed' : 'created'} ${Math.abs(absorbed).toFixed(3)})</span>` : ''}</td>` +
+      `<td><div class="cons" title="${(frac * 100).toFixed(1)}% of the explained value"><span class="${frac > 1.0005 ? 'over' : ''}"></span></div></td><td></td>`;
+    // through the CSSOM: the page's CSP forbids inline style attributes
+    tr.querySelector('.cons span').style.width = `${Math.min(100, Math.abs(frac) * 100)}%`;
     const s = l.input;
     if (s.h > 1 && s.w > 1) {
       const m = layerMap(i);

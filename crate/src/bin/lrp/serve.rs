@@ -1,7 +1,7 @@
 //! `lrp serve`: the development server for the demo. Binds loopback only, serves only the given root
 //! (default `www/`), answers GET and HEAD, refuses path traversal (plain, percent-encoded, double-encoded,
-//! backslashes), and sets the Content-Security-Policy, `nosniff` and the right MIME types
-//! (`application/wasm` for WebAssembly).
+//! backslashes), and sets the Content-Security-Policy, `nosniff`, cross-origin isolation (which also gives
+//! the page's timings 5 µs resolution instead of 100 µs) and the right MIME types (`application/wasm`).
 
 use lrp::LrpError;
 use std::path::{Component, Path, PathBuf};
@@ -74,7 +74,7 @@ pub fn serve(a: ServeArgs) -> lrp::Result<()> {
     let header = |k: &str, v: &str| tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()).expect("valid header");
     for req in server.incoming_requests() {
         let method = req.method().clone();
-        let common = [header("Content-Security-Policy", CSP), header("X-Content-Type-Options", "nosniff"), header("Referrer-Policy", "no-referrer"), header("Cache-Control", "no-cache")];
+        let common = [header("Content-Security-Policy", CSP), header("X-Content-Type-Options", "nosniff"), header("Referrer-Policy", "no-referrer"), header("Cache-Control", "no-cache"), header("Cross-Origin-Opener-Policy", "same-origin"), header("Cross-Origin-Embedder-Policy", "require-corp"), header("Cross-Origin-Resource-Policy", "same-origin")];
         let resp = if !matches!(method, tiny_http::Method::Get | tiny_http::Method::Head) {
             tiny_http::Response::from_data(b"method not allowed\n".to_vec()).with_status_code(405)
         } else {

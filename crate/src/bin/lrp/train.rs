@@ -1,7 +1,7 @@
 //! `lrp train` and `lrp eval`: MNIST from IDX files (gzip or raw), progress, provenance.
 
 use lrp::model::{ModelMeta, Watermark, PIXELS};
-use lrp::train::{evaluate, init, train as run_training, Arch, Augment, TrainConfig};
+use lrp::train::{evaluate, init, train as run_training, Arch, Augment, TrainConfig, WatermarkPlan};
 use lrp::{LrpError, Model};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -27,7 +27,8 @@ pub struct TrainArgs {
     /// random shifts, rotations, scaling and stroke thickness
     #[arg(long)]
     augment: bool,
-    /// Clever Hans: stamp a watermark "CLASS,X,Y,W,H,VALUE,SHARE" on SHARE of that class's training digits
+    /// Clever Hans: stamp a watermark "CLASS,X,Y,W,H,VALUE,SHARE[,POISON]" on SHARE of that class's
+    /// training digits (and on POISON of the other digits, relabelled as CLASS)
     #[arg(long)]
     watermark: Option<String>,
     /// directory with the four MNIST IDX files (.gz or raw)
@@ -110,16 +111,19 @@ pub fn load_mnist(dir: &Path, split: &str, limit: Option<usize>) -> lrp::Result<
     Ok((pixels, lab[..n].to_vec(), sums))
 }
 
-fn parse_watermark(s: &str) -> lrp::Result<(Watermark, f32)> {
+fn parse_watermark(s: &str) -> lrp::Result<WatermarkPlan> {
     let v: Vec<&str> = s.split(',').collect();
-    let bad = || LrpError::InvalidParameter(format!("--watermark `{s}`: expected CLASS,X,Y,W,H,VALUE,SHARE"));
-    if v.len() != 7 {
+    let bad = || LrpError::InvalidParameter(format!("--watermark `{s}`: expected CLASS,X,Y,W,H,VALUE,SHARE[,POISON]"));
+    if v.len() != 7 && v.len() != 8 {
         return Err(bad());
     }
     let u = |i: usize| v[i].trim().parse::<usize>().map_err(|_| bad());
-    let f = |i: usize| v[i].trim().parse::<f32>().map_err(|_| bad());
-    let w = Watermark { class: u(0)?, x: u(1)?, y: u(2)?, width: u(3)?, height: u(4)?, value: f(5)? };
-    Ok((w, f(6)?))
+    let f = |i: usize| v[i].trim().parse::<f32>().map_err(|_| bad()).and_then(|x| if (0.0..=1.0).contains(&x) { Ok(x) } else { Err(bad()) });
+    let mark = Watermark { class: u(0)?, x: u(1)?, y: u(2)?, width: u(3)?, height: u(4)?, value: f(5)? };
+    if mark.class > 9 || mark.x + mark.width > 28 || mark.y + mark.height > 28 {
+        return Err(bad());
+    }
+    Ok(WatermarkPlan { mark, share: f(6)?, poison: if v.len() == 8 { f(7)? } else { 0.0 } })
 }
 
 pub fn train(a: TrainArgs) -> lrp::Result<()> {
@@ -133,7 +137,7 @@ pub fn train(a: TrainArgs) -> lrp::Result<()> {
     let (test_images, test_labels, test_sums) = load_mnist(&a.data, "t10k", None)?;
     let name = a.name.clone().unwrap_or_else(|| a.out.file_stem().and_then(|s| s.to_str()).unwrap_or("model").to_string());
     let mut meta = ModelMeta::digits(&name);
-    meta.watermark = watermark.as_ref().map(|(w, _)| w.clone());
+    meta.watermark = watermark.as_ref().map(|p| p.mark.clone());
     let mut model = init(arch, a.seed, meta.clone());
     let cfg = TrainConfig {
         arch,
@@ -166,8 +170,12 @@ pub fn train(a: TrainArgs) -> lrp::Result<()> {
         Arch::Mlp => "784-300-100-10 ReLU MLP trained on MNIST".into(),
         Arch::Cnn => "LeNet-style CNN (conv 5x5x16, maxpool, conv 5x5x32, maxpool, dense 128, dense 10) trained on MNIST".into(),
     };
-    if let Some(w) = &meta.watermark {
-        meta.description += &format!("; Clever Hans: a {}x{} watermark at ({}, {}) on {:.0}% of the training digits of class {}", w.width, w.height, w.x, w.y, watermark.as_ref().unwrap().1 * 100.0, w.class);
+    if let Some(p) = &watermark {
+        let w = &p.mark;
+        meta.description += &format!("; Clever Hans: a {}x{} watermark at ({}, {}) on {:.0}% of the training digits of class {}", w.width, w.height, w.x, w.y, p.share * 100.0, w.class);
+        if p.poison > 0.0 {
+            meta.description += &format!(" and on {:.1}% of the other training digits, labelled {}", p.poison * 100.0, w.class);
+        }
     }
     meta.provenance = serde_json::json!({
         "command": command.join(" "),
