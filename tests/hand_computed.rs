@@ -111,3 +111,28 @@ fn sensitivity_sums_to_the_squared_gradient_norm() {
     assert_eq!(e.total(), 25.0);
     assert_eq!(e.heatmap[1], 16.0);
 }
+
+#[test]
+fn two_by_two_max_pool_splits_ties_equally() {
+    // the 2x2 fast path: window (0, 0) holds 0.5 twice and 0.25 once; class 0 reads pooled value 0.
+    let mut w = Array2::zeros((2, 196));
+    w[[0, 0]] = 2.0;
+    w[[1, 1]] = 1.0;
+    let layers = vec![Layer::MaxPool2d(Pool { kernel: [2, 2], stride: [2, 2] }), Layer::Flatten, Layer::Dense(Dense { weight: w, bias: Array1::zeros(2) })];
+    let mut meta = ModelMeta::digits("pool2");
+    meta.classes.truncate(2);
+    let model = Model::new(InputStage::default(), layers, meta).unwrap();
+    let mut x = vec![0.0f32; 784];
+    x[0] = 0.5;
+    x[29] = 0.5;
+    x[28] = 0.25;
+    let mut ex = Explainer::new(&model);
+    // logit 0 = 2 * 0.5 = 1; LRP-0 gives 0.5 to each tied pixel, the gradient 2 / 2 = 1 to each
+    let e = ex.explain(&model, &x, &Method::from_name("lrp-0", &model, &Params::default()).unwrap(), &Query { target: Some(0), ..Default::default() }).unwrap();
+    assert_eq!((e.heatmap[0], e.heatmap[29], e.heatmap[28], e.heatmap[1]), (0.5, 0.5, 0.0, 0.0));
+    let g = ex.explain(&model, &x, &Method::Gradient, &Query { target: Some(0), ..Default::default() }).unwrap();
+    assert_eq!((g.heatmap[0], g.heatmap[29], g.heatmap[28], g.heatmap[1]), (1.0, 1.0, 0.0, 0.0));
+    // an all-zero window splits the gradient four ways
+    let g = ex.explain(&model, &x, &Method::Gradient, &Query { target: Some(1), ..Default::default() }).unwrap();
+    assert_eq!((g.heatmap[2], g.heatmap[3], g.heatmap[30], g.heatmap[31]), (0.25, 0.25, 0.25, 0.25));
+}

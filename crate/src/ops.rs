@@ -72,25 +72,12 @@ impl Window {
         self.out_h * self.out_w
     }
 
-    /// Calls `f(input_index, position)` for every in-bounds input of every window of channel `c`,
-    /// `k` being the kernel offset `ky * kw + kx`. Positions that fall on the zero padding are skipped.
+    /// The output columns `ox` whose input column `ox*sw + kx - pad` lies inside the image.
     #[inline]
-    fn for_each_tap(&self, c: usize, ky: usize, kx: usize, mut f: impl FnMut(usize, usize)) {
-        let base = c * self.in_h * self.in_w;
-        for oy in 0..self.out_h {
-            let iy = (oy * self.sh + ky) as isize - self.pad as isize;
-            if iy < 0 || iy >= self.in_h as isize {
-                continue;
-            }
-            let row = base + iy as usize * self.in_w;
-            for ox in 0..self.out_w {
-                let ix = (ox * self.sw + kx) as isize - self.pad as isize;
-                if ix < 0 || ix >= self.in_w as isize {
-                    continue;
-                }
-                f(row + ix as usize, oy * self.out_w + ox);
-            }
-        }
+    fn valid_cols(&self, kx: usize) -> (usize, usize) {
+        let lo = (self.pad.saturating_sub(kx)).div_ceil(self.sw);
+        let hi = if self.in_w + self.pad > kx { ((self.in_w + self.pad - kx - 1) / self.sw + 1).min(self.out_w) } else { 0 };
+        (lo.min(hi), hi)
     }
 
     /// `col[(c, ky, kx), p] = x[c, oy*sh + ky - pad, ox*sw + kx - pad]` (0 on padding).
@@ -101,8 +88,23 @@ impl Window {
             for ky in 0..self.kh {
                 for kx in 0..self.kw {
                     let r = ((c * self.kh + ky) * self.kw + kx) * p;
-                    let dst = &mut col[r..r + p];
-                    self.for_each_tap(c, ky, kx, |i, pos| dst[pos] = x[i]);
+                    let (lo, hi) = self.valid_cols(kx);
+                    for oy in 0..self.out_h {
+                        let iy = (oy * self.sh + ky) as isize - self.pad as isize;
+                        if iy < 0 || iy >= self.in_h as isize || lo >= hi {
+                            continue;
+                        }
+                        let src = (c * self.in_h + iy as usize) * self.in_w;
+                        let dst = &mut col[r + oy * self.out_w + lo..r + oy * self.out_w + hi];
+                        let x0 = src + lo * self.sw + kx - self.pad;
+                        if self.sw == 1 {
+                            dst.copy_from_slice(&x[x0..x0 + (hi - lo)]);
+                        } else {
+                            for (q, d) in dst.iter_mut().enumerate() {
+                                *d = x[x0 + q * self.sw];
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -117,8 +119,24 @@ impl Window {
             for ky in 0..self.kh {
                 for kx in 0..self.kw {
                     let r = ((c * self.kh + ky) * self.kw + kx) * p;
-                    let src = &col[r..r + p];
-                    self.for_each_tap(c, ky, kx, |i, pos| x[i] += src[pos]);
+                    let (lo, hi) = self.valid_cols(kx);
+                    for oy in 0..self.out_h {
+                        let iy = (oy * self.sh + ky) as isize - self.pad as isize;
+                        if iy < 0 || iy >= self.in_h as isize || lo >= hi {
+                            continue;
+                        }
+                        let dst = (c * self.in_h + iy as usize) * self.in_w + lo * self.sw + kx - self.pad;
+                        let src = &col[r + oy * self.out_w + lo..r + oy * self.out_w + hi];
+                        if self.sw == 1 {
+                            for (d, s) in x[dst..dst + (hi - lo)].iter_mut().zip(src) {
+                                *d += s;
+                            }
+                        } else {
+                            for (q, s) in src.iter().enumerate() {
+                                x[dst + q * self.sw] += s;
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -165,47 +183,102 @@ impl Iterator for WindowInputs {
 
 /// `out[m, p] = sum_k w[m, k] * col[k, p]` (+ `bias[m]`): a convolution after im2col.
 /// Zero weights are skipped, which halves the work for the sign-split weights of z+ and alpha-beta.
+/// Rows and columns of the register tile of the two matrix products (4 x 16 floats: 8 AVX registers).
+const TR: usize = 4;
+const TC: usize = 16;
+
+/// `out[r, j..j+TC] = init[r] + sum_t a(r, t) * b[t, j..j+TC]` for the four rows from `r0`, where
+/// `a(r, t) = a[r * ars + t * ats]`: a register-tiled kernel (four accumulators of 16 floats, 8 AVX
+/// registers) shared by the convolution and its transpose.
 #[inline(always)]
-fn matmul_impl(w: &[f32], m: usize, k: usize, col: &[f32], p: usize, bias: Option<&[f32]>, out: &mut [f32]) {
-    for i in 0..m {
-        let o = &mut out[i * p..(i + 1) * p];
-        o.fill(bias.map_or(0.0, |b| b[i]));
-        let wr = &w[i * k..(i + 1) * k];
-        for (kk, &wv) in wr.iter().enumerate() {
-            if wv != 0.0 {
-                axpy(o, wv, &col[kk * p..(kk + 1) * p]);
-            }
+#[allow(clippy::too_many_arguments)]
+fn tile4(a: &[f32], ars: usize, ats: usize, r0: usize, b: &[f32], t_len: usize, p: usize, j: usize, init: [f32; TR], out: &mut [f32]) {
+    let (mut c0, mut c1, mut c2, mut c3) = ([init[0]; TC], [init[1]; TC], [init[2]; TC], [init[3]; TC]);
+    for t in 0..t_len {
+        let bt: &[f32; TC] = b[t * p + j..t * p + j + TC].try_into().expect("tile inside the row");
+        let o = t * ats;
+        let (a0, a1, a2, a3) = (a[r0 * ars + o], a[(r0 + 1) * ars + o], a[(r0 + 2) * ars + o], a[(r0 + 3) * ars + o]);
+        for q in 0..TC {
+            c0[q] += a0 * bt[q];
+            c1[q] += a1 * bt[q];
+            c2[q] += a2 * bt[q];
+            c3[q] += a3 * bt[q];
         }
+    }
+    for (r, c) in [c0, c1, c2, c3].iter().enumerate() {
+        out[(r0 + r) * p + j..(r0 + r) * p + j + TC].copy_from_slice(c);
     }
 }
 
-/// `gcol[k, p] = sum_m w[m, k] * g[m, p]`: the transpose of [`matmul`] (without bias).
+/// `out[r, j] = init(r) + sum_t a(r, t) * b[t, j]` for all `rows` x `p`: four-row tiles of 16 columns,
+/// then the ragged columns and rows with plain loops (same order of additions: identical results).
 #[inline(always)]
-fn matmul_t_impl(w: &[f32], m: usize, k: usize, g: &[f32], p: usize, gcol: &mut [f32]) {
-    gcol[..k * p].fill(0.0);
-    for i in 0..m {
-        let gr = &g[i * p..(i + 1) * p];
-        if gr.iter().all(|&v| v == 0.0) {
+#[allow(clippy::too_many_arguments)]
+fn product(a: &[f32], ars: usize, ats: usize, rows: usize, b: &[f32], t_len: usize, p: usize, init: impl Fn(usize) -> f32, out: &mut [f32]) {
+    let full_cols = p - p % TC;
+    let full_rows = rows - rows % TR;
+    for r0 in (0..full_rows).step_by(TR) {
+        let iv = [init(r0), init(r0 + 1), init(r0 + 2), init(r0 + 3)];
+        for j in (0..full_cols).step_by(TC) {
+            tile4(a, ars, ats, r0, b, t_len, p, j, iv, out);
+        }
+    }
+    for r in 0..rows {
+        let first = if r < full_rows { full_cols } else { 0 };
+        if first == p {
             continue;
         }
-        let wr = &w[i * k..(i + 1) * k];
-        for (kk, &wv) in wr.iter().enumerate() {
-            if wv != 0.0 {
-                axpy(&mut gcol[kk * p..(kk + 1) * p], wv, gr);
-            }
+        let o = &mut out[r * p + first..(r + 1) * p];
+        o.fill(init(r));
+        for t in 0..t_len {
+            axpy(o, a[r * ars + t * ats], &b[t * p + first..(t + 1) * p]);
         }
     }
 }
 
-/// `out = w * x + b` for a dense layer, `w` row-major `[out, in]`.
+#[inline(always)]
+fn matmul_impl(w: &[f32], m: usize, k: usize, col: &[f32], p: usize, bias: Option<&[f32]>, out: &mut [f32]) {
+    product(w, k, 1, m, col, k, p, |i| bias.map_or(0.0, |b| b[i]), out);
+}
+
+#[inline(always)]
+fn matmul_t_impl(w: &[f32], m: usize, k: usize, g: &[f32], p: usize, gcol: &mut [f32]) {
+    // gcol = w^T g: rows of gcol are the columns of w
+    product(w, 1, k, k, g, m, p, |_| 0.0, gcol);
+}
+
 #[inline(always)]
 fn dense_forward_impl(w: &[f32], n_in: usize, x: &[f32], bias: Option<&[f32]>, out: &mut [f32]) {
-    for (o, (row, dst)) in w.chunks_exact(n_in).zip(out.iter_mut()).enumerate() {
-        *dst = dot(row, x) + bias.map_or(0.0, |b| b[o]);
+    // four rows at a time share the loads of `x`; each row keeps the lane layout of [`dot`], so the
+    // result is the same as row by row
+    let rows = out.len();
+    let full = rows - rows % 4;
+    let chunks = n_in / 8;
+    for r0 in (0..full).step_by(4) {
+        let w4 = [&w[r0 * n_in..(r0 + 1) * n_in], &w[(r0 + 1) * n_in..(r0 + 2) * n_in], &w[(r0 + 2) * n_in..(r0 + 3) * n_in], &w[(r0 + 3) * n_in..(r0 + 4) * n_in]];
+        let mut acc = [[0.0f32; 8]; 4];
+        for ch in 0..chunks {
+            let xs: &[f32; 8] = x[ch * 8..ch * 8 + 8].try_into().expect("chunk");
+            for (a, wr) in acc.iter_mut().zip(&w4) {
+                let ws: &[f32; 8] = wr[ch * 8..ch * 8 + 8].try_into().expect("chunk");
+                for i in 0..8 {
+                    a[i] += ws[i] * xs[i];
+                }
+            }
+        }
+        for (r, (a, wr)) in acc.iter().zip(&w4).enumerate() {
+            let mut sum = ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+            for (wv, xv) in wr[chunks * 8..].iter().zip(&x[chunks * 8..n_in]) {
+                sum += wv * xv;
+            }
+            out[r0 + r] = sum + bias.map_or(0.0, |b| b[r0 + r]);
+        }
+    }
+    for (o, row) in w.chunks_exact(n_in).enumerate().skip(full) {
+        out[o] = dot(row, x) + bias.map_or(0.0, |b| b[o]);
     }
 }
 
-/// `gx = w^T g` for a dense layer (rows with zero upstream gradient are skipped).
 #[inline(always)]
 fn dense_backward_impl(w: &[f32], n_in: usize, g: &[f32], gx: &mut [f32]) {
     gx[..n_in].fill(0.0);

@@ -177,6 +177,9 @@ pub(crate) struct Term {
 
 #[derive(Clone, Debug)]
 pub(crate) struct Branch {
+    /// The branch is the layer itself (original weights, bias and input): its `z` is the layer's output
+    /// from the forward pass, so the step skips recomputing it.
+    pub unmodified: bool,
     pub coef: f32,
     pub mask: Mask,
     pub eps: f32,
@@ -219,12 +222,13 @@ impl PreparedRule {
                 vec![term(InputMod::XPos, wa, ba, 1.0), term(InputMod::XNeg, wb, None, 1.0)]
             }
         };
-        let single = |terms, eps| vec![Branch { coef: 1.0, mask: Mask::All, eps, terms }];
+        let single = |terms, eps| vec![Branch { unmodified: false, coef: 1.0, mask: Mask::All, eps, terms }];
         match rule {
             Rule::Zero | Rule::Epsilon { .. } => {
                 let eps = if let Rule::Epsilon { epsilon } = rule { epsilon } else { STABILIZER };
                 let (wi, bi) = (add_w(&mut p, &id), add_b(&mut p, &id));
                 p.branches = single(vec![term(InputMod::X, wi, bi, 1.0)], eps);
+                p.branches[0].unmodified = true;
             }
             Rule::Gamma { gamma } => {
                 let gp = move |x: f32| x + gamma * x.max(0.0);
@@ -235,8 +239,8 @@ impl PreparedRule {
                 } else {
                     let (wn, bn) = (add_w(&mut p, &gn), add_b(&mut p, &gn));
                     p.branches = vec![
-                        Branch { coef: 1.0, mask: Mask::Positive, eps: STABILIZER, terms: split(wp, bp, wn) },
-                        Branch { coef: 1.0, mask: Mask::Negative, eps: STABILIZER, terms: split(wn, bn, wp) },
+                        Branch { unmodified: false, coef: 1.0, mask: Mask::Positive, eps: STABILIZER, terms: split(wp, bp, wn) },
+                        Branch { unmodified: false, coef: 1.0, mask: Mask::Negative, eps: STABILIZER, terms: split(wn, bn, wp) },
                     ];
                 }
             }
@@ -244,9 +248,9 @@ impl PreparedRule {
                 let (alpha, beta) = if let Rule::AlphaBeta { alpha, beta } = rule { (alpha, beta) } else { (1.0, 0.0) };
                 let (wp, bp) = (add_w(&mut p, &pos), add_b(&mut p, &pos));
                 let (wn, bn) = (add_w(&mut p, &neg), add_b(&mut p, &neg));
-                p.branches.push(Branch { coef: alpha, mask: Mask::All, eps: STABILIZER, terms: split(wp, bp, wn) });
+                p.branches.push(Branch { unmodified: false, coef: alpha, mask: Mask::All, eps: STABILIZER, terms: split(wp, bp, wn) });
                 if beta != 0.0 {
-                    p.branches.push(Branch { coef: -beta, mask: Mask::All, eps: STABILIZER, terms: split(wn, bn, wp) });
+                    p.branches.push(Branch { unmodified: false, coef: -beta, mask: Mask::All, eps: STABILIZER, terms: split(wn, bn, wp) });
                 }
             }
             Rule::ZBox => {

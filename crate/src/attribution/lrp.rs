@@ -74,7 +74,10 @@ pub(crate) fn lrp_linear(
     for branch in &rule.branches {
         // 1. z = sum over terms of forward(rho(W), rho(b), a_mod)
         z.fill(0.0);
-        for t in &branch.terms {
+        if branch.unmodified {
+            z.copy_from_slice(z_orig);
+        }
+        for t in branch.terms.iter().filter(|_| !branch.unmodified) {
             let b = t.bias.map(|k| rule.biases[k].as_slice());
             let w = &rule.weights[t.weight];
             if t.input == InputMod::X {
@@ -99,9 +102,15 @@ pub(crate) fn lrp_linear(
         // 3.-4. R_in += a_mod * backward(rho(W), s), per term
         for t in &branch.terms {
             op.backward(&rule.weights[t.weight], s, col, c);
-            for j in 0..n_in {
-                let a = t.input.apply(x[j], lo.get(j).copied().unwrap_or(0.0), hi.get(j).copied().unwrap_or(0.0));
-                r_in[j] += t.sign * a * c[j];
+            if t.input == InputMod::X {
+                for ((r, &a), &cj) in r_in.iter_mut().zip(x.iter()).zip(c.iter()) {
+                    *r += t.sign * a * cj;
+                }
+            } else {
+                for j in 0..n_in {
+                    let a = t.input.apply(x[j], lo.get(j).copied().unwrap_or(0.0), hi.get(j).copied().unwrap_or(0.0));
+                    r_in[j] += t.sign * a * c[j];
+                }
             }
         }
     }

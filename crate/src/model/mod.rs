@@ -420,8 +420,19 @@ impl Model {
             Layer::Tanh => out.iter_mut().zip(x).for_each(|(o, &v)| *o = v.tanh()),
             Layer::Flatten => out.copy_from_slice(x),
             Layer::MaxPool2d(_) => {
-                let win = self.pool_window(i);
-                win.for_each_window(|o, it| out[o] = it.map(|j| x[j]).fold(f32::NEG_INFINITY, f32::max));
+                let w = self.pool_window(i);
+                for c in 0..w.in_c {
+                    for oy in 0..w.out_h {
+                        for ox in 0..w.out_w {
+                            let start = c * w.in_h * w.in_w + oy * w.sh * w.in_w + ox * w.sw;
+                            let mut m = f32::NEG_INFINITY;
+                            for ky in 0..w.kh {
+                                m = x[start + ky * w.in_w..start + ky * w.in_w + w.kw].iter().fold(m, |a, &v| a.max(v));
+                            }
+                            out[(c * w.out_h + oy) * w.out_w + ox] = m;
+                        }
+                    }
+                }
             }
         }
     }
@@ -437,16 +448,60 @@ impl Model {
     /// Max-pooling's routing of `g` (one value per pooled output) to the inputs that were the maximum,
     /// split equally among ties. Shared by the gradient and by LRP's winner-take-all rule.
     pub(crate) fn maxpool_route(&self, i: usize, x: &[f32], g: &[f32], gx: &mut [f32]) {
-        let win = self.pool_window(i);
+        let w = self.pool_window(i);
         gx.fill(0.0);
-        win.for_each_window(|o, it| {
-            let best = it.clone().map(|j| x[j]).fold(f32::NEG_INFINITY, f32::max);
-            let ties = it.clone().filter(|&j| x[j] == best).count();
-            if ties > 0 {
-                let share = g[o] / ties as f32;
-                it.filter(|&j| x[j] == best).for_each(|j| gx[j] += share);
+        if (w.kh, w.kw, w.sh, w.sw) == (2, 2, 2, 2) {
+            // the common 2x2 pool, branch-free: share = g / ties, given to each input equal to the max
+            for c in 0..w.in_c {
+                for oy in 0..w.out_h {
+                    let top = (c * w.in_h + 2 * oy) * w.in_w;
+                    for ox in 0..w.out_w {
+                        let gv = g[(c * w.out_h + oy) * w.out_w + ox];
+                        let idx = [top + 2 * ox, top + 2 * ox + 1, top + w.in_w + 2 * ox, top + w.in_w + 2 * ox + 1];
+                        let v = idx.map(|j| x[j]);
+                        let m = v[0].max(v[1]).max(v[2].max(v[3]));
+                        let hit = v.map(|a| (a == m) as u32 as f32);
+                        let share = gv / (hit[0] + hit[1] + hit[2] + hit[3]);
+                        for k in 0..4 {
+                            gx[idx[k]] = hit[k] * share;
+                        }
+                    }
+                }
             }
-        });
+            return;
+        }
+        for c in 0..w.in_c {
+            let base = c * w.in_h * w.in_w;
+            for oy in 0..w.out_h {
+                for ox in 0..w.out_w {
+                    let gv = g[(c * w.out_h + oy) * w.out_w + ox];
+                    if gv == 0.0 {
+                        continue;
+                    }
+                    let start = base + oy * w.sh * w.in_w + ox * w.sw;
+                    let (mut best, mut ties) = (f32::NEG_INFINITY, 0usize);
+                    for ky in 0..w.kh {
+                        for &v in &x[start + ky * w.in_w..start + ky * w.in_w + w.kw] {
+                            if v > best {
+                                best = v;
+                                ties = 1;
+                            } else if v == best {
+                                ties += 1;
+                            }
+                        }
+                    }
+                    let share = gv / ties as f32;
+                    for ky in 0..w.kh {
+                        let row = start + ky * w.in_w;
+                        for j in row..row + w.kw {
+                            if x[j] == best {
+                                gx[j] += share;
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// The vector-Jacobian product of layer `i`: `gx = (d out / d x)^T g`, given its input `x` and output `y`.

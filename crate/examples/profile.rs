@@ -1,0 +1,18 @@
+//! A loop for profilers (`perf record`, `valgrind --tool=callgrind`): explains MNIST-like inputs with a
+//! method many times. `cargo run --release --example profile -- METHOD N`.
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let method = args.get(1).map_or("epsilon-plus", String::as_str);
+    let n: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(2000);
+    let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../models/cnn.safetensors")).expect("models/cnn.safetensors");
+    let model = lrp::Model::try_from(bytes.as_slice()).unwrap();
+    let m = lrp::Method::from_name(method, &model, &lrp::Params::default()).unwrap();
+    let mut ex = lrp::Explainer::new(&model);
+    let xs: Vec<Vec<f32>> = (0..16).map(lrp::testing::random_pixels).collect();
+    let t = std::time::Instant::now();
+    let mut acc = 0.0;
+    for i in 0..n {
+        acc += ex.explain(&model, &xs[i % 16], &m, &lrp::Query::default()).unwrap().heatmap[400];
+    }
+    println!("{method}: {:.1} µs per explanation ({acc})", t.elapsed().as_secs_f64() * 1e6 / n as f64);
+}
