@@ -11,7 +11,7 @@ export CHROMEDRIVER := /usr/bin/chromedriver
 # npm's binaryen (scripts/node_modules) provides wasm-opt; cargo-installed tools live in ~/.cargo/bin
 export PATH := $(CURDIR)/scripts/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: help demo web cli test test-rust test-wasm test-e2e bench bench-native bench-page models fmt clippy
+.PHONY: help demo web cli test test-rust test-wasm test-e2e bench bench-criterion models fuzz fmt clippy
 
 help:
 	@echo "make demo    build the page and serve it on http://127.0.0.1:$(PORT)/"
@@ -48,19 +48,29 @@ test-e2e: web cli
 	@scripts/ensure-tools.sh browser node
 	cd tests/e2e && npm test
 
-bench: bench-native bench-page
-
-bench-native: cli
-	cargo bench --bench engine
-
-bench-page: web cli
+# Benchmarks print tables (not tests): native per digit, wasm in Chromium with the ratio, the page's
+# update time, memory, and Zennit as the reference (skipped when torch is missing).
+bench: cli web
 	@scripts/ensure-tools.sh browser node
+	$(LRP) bench --json target/bench/native.json
 	node tests/e2e/bench.mjs
+	python3 tests/reference/zennit_bench.py
+
+# criterion's statistics for the engine (forward and explain per model and method)
+bench-criterion:
+	cargo bench --bench engine
 
 models: cli
 	$(LRP) train --arch mlp --epochs 10 --augment --seed 1 --data $(MNIST) --out models/mlp.safetensors
 	$(LRP) train --arch cnn --epochs 15 --augment --seed 1 --data $(MNIST) --out models/cnn.safetensors
 	$(LRP) train --arch cnn --epochs 15 --augment --seed 1 --watermark 7,1,1,3,3,1.0,0.9,0.02 --data $(MNIST) --out models/clever-hans.safetensors
+
+# cargo-fuzz on the model loader and the toolbox importer (nightly Rust); FUZZ_SECONDS each.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@command -v cargo-fuzz >/dev/null || cargo install --quiet cargo-fuzz
+	cd fuzz && cargo +nightly fuzz run model_loader -- -max_total_time=$(FUZZ_SECONDS)
+	cd fuzz && cargo +nightly fuzz run toolbox_import -- -max_total_time=$(FUZZ_SECONDS)
 
 fmt:
 	cargo fmt --all

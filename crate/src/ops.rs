@@ -185,7 +185,11 @@ impl Iterator for WindowInputs {
 /// Zero weights are skipped, which halves the work for the sign-split weights of z+ and alpha-beta.
 /// Rows and columns of the register tile of the two matrix products (4 x 16 floats: 8 AVX registers).
 const TR: usize = 4;
+#[cfg(not(target_arch = "wasm32"))]
 const TC: usize = 16;
+/// wasm has 128-bit vectors: 4 x 8 floats keep the tile in 8 registers there too.
+#[cfg(target_arch = "wasm32")]
+const TC: usize = 32;
 
 /// `out[r, j..j+TC] = init[r] + sum_t a(r, t) * b[t, j..j+TC]` for the four rows from `r0`, where
 /// `a(r, t) = a[r * ars + t * ats]`: a register-tiled kernel (four accumulators of 16 floats, 8 AVX

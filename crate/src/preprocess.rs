@@ -39,32 +39,42 @@ pub struct Preprocessed {
 /// Ink per pixel from RGBA bytes: composited over white, then inverted if the background (the border)
 /// is light, so dark-on-light and light-on-dark drawings both give ink = 1.
 pub fn ink_from_rgba(rgba: &[u8], width: usize, height: usize) -> Vec<f32> {
-    let grey: Vec<f32> = rgba
-        .chunks_exact(4)
-        .take(width * height)
-        .map(|p| {
-            let a = p[3] as f32 / 255.0;
-            let lum = (0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32) / 255.0;
-            a * lum + (1.0 - a)
-        })
-        .collect();
-    ink_from_grey(&grey, width, height)
+    let mut ink = Vec::new();
+    ink_from_rgba_into(rgba, width, height, &mut ink);
+    ink
+}
+
+/// [`ink_from_rgba`] into a reused buffer.
+pub fn ink_from_rgba_into(rgba: &[u8], width: usize, height: usize, ink: &mut Vec<f32>) {
+    ink.clear();
+    ink.extend(rgba.chunks_exact(4).take(width * height).map(|p| {
+        let a = p[3] as f32 / 255.0;
+        let lum = (0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32) / 255.0;
+        a * lum + (1.0 - a)
+    }));
+    grey_to_ink(ink, width, height);
 }
 
 /// Ink from grey values in [0, 1], polarity detected from the border.
 pub fn ink_from_grey(grey: &[f32], width: usize, height: usize) -> Vec<f32> {
+    let mut ink = grey.to_vec();
+    grey_to_ink(&mut ink, width, height);
+    ink
+}
+
+fn grey_to_ink(v: &mut [f32], width: usize, height: usize) {
     let mut border = 0.0f32;
     let mut n = 0usize;
     for y in 0..height {
         for x in 0..width {
             if x == 0 || y == 0 || x + 1 == width || y + 1 == height {
-                border += grey[y * width + x];
+                border += v[y * width + x];
                 n += 1;
             }
         }
     }
     let light_background = n > 0 && border / n as f32 > 0.5;
-    grey.iter().map(|&g| if light_background { 1.0 - g } else { g }.clamp(0.0, 1.0)).collect()
+    v.iter_mut().for_each(|g| *g = if light_background { 1.0 - *g } else { *g }.clamp(0.0, 1.0));
 }
 
 /// Area-averaging weights of a 1-d resampling: output cell `i` covers source `[start + i*step, start + (i+1)*step)`.
@@ -146,6 +156,12 @@ pub fn preprocess_ink(ink: &[f32], width: usize, height: usize) -> Preprocessed 
 /// [`preprocess_ink`] of an RGBA drawing.
 pub fn preprocess_rgba(rgba: &[u8], width: usize, height: usize) -> Preprocessed {
     preprocess_ink(&ink_from_rgba(rgba, width, height), width, height)
+}
+
+/// [`preprocess_rgba`] with a reused buffer for the ink (the page calls it on every pointer move).
+pub fn preprocess_rgba_with(rgba: &[u8], width: usize, height: usize, ink: &mut Vec<f32>) -> Preprocessed {
+    ink_from_rgba_into(rgba, width, height, ink);
+    preprocess_ink(ink, width, height)
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use crate::attribution::{Explainer, Method, Params, Query, METHOD_NAMES};
 use crate::composite::Composite;
 use crate::heatmap::{colorize, max_abs, ColorMap};
 use crate::model::{Model, PIXELS, SIDE};
-use crate::preprocess::{preprocess_rgba, Transform};
+use crate::preprocess::{preprocess_rgba_with, Transform};
 use crate::rules::Rule;
 use crate::LrpError;
 use wasm_bindgen::prelude::*;
@@ -53,6 +53,8 @@ pub struct Engine {
     all: Vec<f32>,
     images: Vec<u8>,
     labels: Vec<u8>,
+    /// reused by `preprocess` (a drawing's worth of floats on every pointer move)
+    ink: Vec<f32>,
 }
 
 #[wasm_bindgen]
@@ -72,6 +74,7 @@ impl Engine {
             all: Vec::new(),
             images: Vec::new(),
             labels: Vec::new(),
+            ink: Vec::new(),
         }
     }
 
@@ -172,7 +175,7 @@ impl Engine {
             return Err(bad(format!("canvas {width}x{height} needs {need} RGBA bytes, got {}", rgba.len())));
         }
         let t0 = now();
-        let p = preprocess_rgba(rgba, width as usize, height as usize);
+        let p = preprocess_rgba_with(rgba, width as usize, height as usize, &mut self.ink);
         self.pixels = p.pixels;
         self.transform = p.transform;
         self.timings[0] = now() - t0;
@@ -278,6 +281,27 @@ impl Engine {
     /// preprocess, forward, explain, colour (ms) of the last update.
     pub fn timings(&self) -> Vec<f64> {
         self.timings.to_vec()
+    }
+
+    /// Pixel flipping of the last explanation's heatmap (its target class): `steps` steps of `per_step`
+    /// pixels, and the mean of `random_repeats` random orders (seed 0) as the baseline. JSON
+    /// `{"values": [...], "aopc": x, "random_values": [...], "random_aopc": y}`.
+    pub fn pixel_flipping(&mut self, per_step: u32, steps: u32, random_repeats: u32) -> Result<String, JsError> {
+        let model = self.model.as_ref().ok_or_else(|| bad("no model loaded"))?;
+        let (heat, target) = {
+            let e = self.explainer.last();
+            if e.heatmap.len() != PIXELS {
+                return Err(bad("explain first"));
+            }
+            (e.heatmap.clone(), e.target)
+        };
+        let c = crate::evaluate::pixel_flipping(&mut self.explainer, model, &self.pixels, &heat, target, per_step as usize, steps as usize).map_err(js)?;
+        let r = if random_repeats > 0 {
+            Some(crate::evaluate::random_flipping(&mut self.explainer, model, &self.pixels, target, per_step as usize, steps as usize, random_repeats as usize, 0).map_err(js)?)
+        } else {
+            None
+        };
+        Ok(serde_json::json!({ "values": c.values, "aopc": c.aopc, "random_values": r.as_ref().map(|r| &r.values), "random_aopc": r.map(|r| r.aopc) }).to_string())
     }
 
     /// Loads the MNIST test set (decompressed IDX images and labels) for the example buttons.

@@ -2,7 +2,11 @@
 // median and 95th percentile of `data-update-ms` (preprocess + forward + explain + drawing, measured by
 // the page) per method, with and without the all-classes view, and the bytes of the first load.
 // Run: make bench-page (or node tests/e2e/bench.mjs after make web cli).
-import { startServer, launch, DIGITS, drawStrokes, settled, seq } from './helpers.mjs';
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { startServer, launch, DIGITS, drawStrokes, settled, seq, ROOT } from './helpers.mjs';
+
+mkdirSync(path.join(ROOT, 'target/bench'), { recursive: true });
 
 const quantile = (xs, q) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -57,6 +61,54 @@ async function run(method, allClasses) {
   return { method, allClasses, n: upd.length, median: quantile(upd, 0.5), p95: quantile(upd, 0.95), explain: quantile(exp, 0.5) };
 }
 
+// wasm per digit, in this page's own module instance: the same tasks and digits as `lrp bench`
+const wasm = await page.evaluate(async ({ n }) => {
+  const mod = await import('/pkg/lrp.js');
+  const exports = await mod.default();
+  const gunzip = async (url) => new Uint8Array(await new Response((await fetch(url)).body.pipeThrough(new DecompressionStream('gzip'))).arrayBuffer());
+  const e = new mod.Engine();
+  e.load_digits(await gunzip('/data/t10k-images-idx3-ubyte.gz'), await gunzip('/data/t10k-labels-idx1-ubyte.gz'));
+  const digits = Array.from({ length: Math.max(n, 100) }, (_, i) => Float32Array.from(e.digit(i)));
+  const out = [];
+  const memory = {};
+  for (const model of ['cnn', 'mlp']) {
+    e.load_model(new Uint8Array(await (await fetch(`/models/${model}.safetensors`)).arrayBuffer()), false, '');
+    for (const task of ['gradient', 'lrp-eps', 'epsilon-plus', 'epsilon-gamma-box', 'integrated-gradients', 'all-ten-classes', 'pixel-flipping']) {
+      e.set_method(['all-ten-classes', 'pixel-flipping'].includes(task) ? 'epsilon-plus' : task, '{}');
+      const run = (i) => {
+        e.set_pixels(digits[i % digits.length]);
+        if (task === 'all-ten-classes') e.explain_all_classes(false);
+        else {
+          e.explain(-1, -1, false);
+          if (task === 'pixel-flipping') e.pixel_flipping(8, 25, 0);
+        }
+      };
+      for (let i = 0; i < 50; i++) run(i);
+      const t = [];
+      for (let i = 0; i < n; i++) {
+        const t0 = performance.now();
+        run(i);
+        t.push((performance.now() - t0) * 1000);
+      }
+      t.sort((a, b) => a - b);
+      out.push({ model, task, median_us: t[Math.floor(n / 2)], p95_us: t[Math.min(n - 1, Math.floor(0.95 * n))] });
+    }
+  }
+  memory.after_runs = exports.memory.buffer.byteLength;
+  return { out, memory };
+}, { n: Number(process.env.BENCH_N || 300) });
+let native = [];
+try {
+  native = JSON.parse(readFileSync(path.join(ROOT, 'target/bench/native.json'), 'utf8'));
+} catch { /* run `lrp bench --json target/bench/native.json` first for the ratio column */ }
+console.log('\nper digit: native (lrp bench) vs wasm in headless Chromium, median and p95 in µs');
+console.log('model  task                    native med  native p95   wasm med   wasm p95  wasm/native');
+for (const w of wasm.out) {
+  const nat = native.find((r) => r.model === w.model && r.task === w.task);
+  const f = (v) => (v == null ? '' : v.toFixed(1)).padStart(11);
+  console.log(`${w.model.padEnd(6)} ${w.task.padEnd(22)} ${f(nat?.median_us)} ${f(nat?.p95_us)} ${f(w.median_us)} ${f(w.p95_us)} ${(nat ? (w.median_us / nat.median_us).toFixed(2) : '').padStart(12)}`);
+}
+
 const rows = [];
 // warm-up
 await run('epsilon-plus', false);
@@ -65,5 +117,29 @@ rows.push(await run('epsilon-plus', true));
 console.log('\nin-page update with the CNN (data-update-ms: preprocess + forward + explain + drawing), headless Chromium');
 console.log('method                  view          updates  median ms  p95 ms  explain median ms');
 for (const r of rows) console.log(`${r.method.padEnd(23)} ${(r.allClasses ? 'all classes' : 'one class').padEnd(13)} ${String(r.n).padStart(7)} ${r.median.toFixed(2).padStart(10)} ${r.p95.toFixed(2).padStart(7)} ${r.explain.toFixed(2).padStart(18)}`);
+// memory: the page's wasm linear memory after load and after 1,000 updates (must not grow)
+const memPage = async () => page.evaluate(async () => (await (await import('/pkg/lrp.js')).default()).memory.buffer.byteLength);
+await page.reload();
+await page.waitForFunction(() => document.documentElement.dataset.ready === 'true');
+await page.waitForFunction(() => Number(document.querySelector('#prediction').dataset.seq) > 0);
+const memLoad = await memPage();
+await drawStrokes(page, DIGITS[3]);
+await page.click('#clear');
+const memWarm = await memPage();
+let updates = 0;
+const startSeq = await seq(page);
+while (updates < 1000) {
+  for (const d of [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]) {
+    await drawStrokes(page, DIGITS[d]);
+    updates = (await seq(page)) - startSeq;
+    if (updates >= 1000) break;
+  }
+  await page.click('#clear');
+}
+const memAfter = await memPage();
+const mib = (b) => (b / 1048576).toFixed(2);
+console.log(`\nwasm linear memory of the page: ${mib(memLoad)} MiB after load, ${mib(memWarm)} MiB after the first drawing, ${mib(memAfter)} MiB after ${updates} more updates${memAfter > memWarm ? ' (GREW)' : ' (no growth)'}`);
+writeFileSync(path.join(ROOT, 'target/bench/wasm.json'), JSON.stringify({ ...wasm, memory_page: { after_load: memLoad, after_first_drawing: memWarm, after_updates: memAfter, updates } }, null, 1));
+
 await browser.close();
 server.stop();

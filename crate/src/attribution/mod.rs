@@ -237,6 +237,9 @@ pub struct Explainer {
     root: Vec<f32>,
     prepared: Option<(u64, Composite, Vec<Option<PreparedRule>>)>,
     out: Explanation,
+    /// The pixels `acts` were last computed for (every method leaves `acts` at its input), so that an
+    /// explanation right after a prediction of the same input skips the second forward pass.
+    forward_of: Vec<f32>,
 }
 
 impl Explainer {
@@ -282,11 +285,13 @@ impl Explainer {
         self.start = vec![0.0; model.classes()];
         self.out = Explanation { heatmap: vec![0.0; PIXELS], logits: vec![0.0; model.classes()], probabilities: vec![0.0; model.classes()], layers: Vec::with_capacity(model.layers().len()), ..Default::default() };
         self.prepared = None;
+        self.forward_of = Vec::with_capacity(PIXELS);
         self.model_id = model.id();
     }
 
     /// Forward pass on 28x28 `pixels` (not validated), keeping every activation.
     fn forward(&mut self, model: &Model, pixels: &[f32]) {
+        self.forward_of.clear();
         model.input_stage().apply(pixels, &mut self.acts[0]);
         for i in 0..model.layers().len() {
             let (a, b) = self.acts.split_at_mut(i + 1);
@@ -334,6 +339,7 @@ impl Explainer {
         }
         self.ensure(model);
         self.forward(model, pixels);
+        self.forward_of.extend_from_slice(pixels);
         self.record_prediction();
         Ok(&self.out)
     }
@@ -360,8 +366,10 @@ impl Explainer {
             }
         }
         self.ensure(model);
-        self.forward(model, pixels);
-        self.record_prediction();
+        if self.forward_of != pixels {
+            self.forward(model, pixels);
+            self.record_prediction();
+        }
         let target = query.target.unwrap_or(self.out.prediction);
         if let Method::Lrp(c) = method {
             self.prepare(model, c);
@@ -401,6 +409,9 @@ impl Explainer {
             out.root = None;
             out.root_value = None;
         }
+        // every method leaves the activations at `pixels`
+        self.forward_of.clear();
+        self.forward_of.extend_from_slice(pixels);
         if let Some(i) = out.heatmap.iter().position(|v| !v.is_finite()) {
             return Err(LrpError::InvalidInput(format!("the explanation overflowed at pixel {i}: the model's values are too large for f32")));
         }

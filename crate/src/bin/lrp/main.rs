@@ -9,6 +9,7 @@ use lrp::{Explainer, LrpError, Method, Model, Params, Query, RuleParams};
 use ndarray::{ArrayD, IxDyn};
 use std::path::{Path, PathBuf};
 
+mod bench;
 mod serve;
 mod train;
 
@@ -117,6 +118,8 @@ enum Cmd {
     Eval(train::EvalArgs),
     /// Serve the demo page on 127.0.0.1 (development server)
     Serve(serve::ServeArgs),
+    /// Native time per digit for the shipped models and the main methods
+    Bench(bench::BenchArgs),
 }
 
 fn io_err(path: &Path, e: impl std::fmt::Display) -> LrpError {
@@ -282,6 +285,7 @@ fn run(cli: Cli) -> lrp::Result<()> {
         Cmd::Train(args) => train::train(args)?,
         Cmd::Eval(args) => train::eval(args)?,
         Cmd::Serve(args) => serve::serve(args)?,
+        Cmd::Bench(args) => bench::bench(args)?,
     }
     Ok(())
 }
