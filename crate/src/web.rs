@@ -55,6 +55,8 @@ pub struct Engine {
     labels: Vec<u8>,
     /// reused by `preprocess` (a drawing's worth of floats on every pointer move)
     ink: Vec<f32>,
+    /// stamp the model's watermark on every input (Clever Hans lesson)
+    watermark: bool,
 }
 
 #[wasm_bindgen]
@@ -75,6 +77,7 @@ impl Engine {
             images: Vec::new(),
             labels: Vec::new(),
             ink: Vec::new(),
+            watermark: false,
         }
     }
 
@@ -98,6 +101,7 @@ impl Engine {
         let method = Method::from_name(&self.method_name, &model, &self.params).or_else(|_| Method::from_name("epsilon-plus", &model, &Params::default())).map_err(js)?;
         self.explainer = Explainer::new(&model);
         self.method = Some(method);
+        self.watermark &= model.meta().watermark.is_some();
         self.model = Some(model);
         Ok(self.model_info())
     }
@@ -178,6 +182,9 @@ impl Engine {
         let p = preprocess_rgba_with(rgba, width as usize, height as usize, &mut self.ink);
         self.pixels = p.pixels;
         self.transform = p.transform;
+        if self.transform.is_some() {
+            self.stamp();
+        }
         self.timings[0] = now() - t0;
         Ok(self.transform.is_some())
     }
@@ -190,6 +197,7 @@ impl Engine {
         }
         self.pixels.copy_from_slice(pixels);
         self.transform = None;
+        self.stamp();
         Ok(())
     }
 
@@ -304,6 +312,56 @@ impl Engine {
         Ok(serde_json::json!({ "values": c.values, "aopc": c.aopc, "random_values": r.as_ref().map(|r| &r.values), "random_aopc": r.map(|r| r.aopc) }).to_string())
     }
 
+    /// Every method in `names_json` (a JSON array of method names) on the current input, with the current
+    /// parameters and the given target (< 0: predicted), and each heatmap's pixel-flipping curve
+    /// (`steps` steps of `per_step` pixels) with its AOPC, and the random-order baseline (mean of
+    /// `random_repeats` orders). JSON `{"methods": [{"name", "heatmap", "values", "aopc"}], "random": {...}}`.
+    pub fn compare(&mut self, names_json: &str, target: i32, per_step: u32, steps: u32, random_repeats: u32) -> Result<String, JsError> {
+        let model = self.model.as_ref().ok_or_else(|| bad("no model loaded"))?;
+        let names: Vec<String> = serde_json::from_str(names_json).map_err(|e| bad(format!("method names: {e}")))?;
+        if names.len() > 64 {
+            return Err(bad("at most 64 methods"));
+        }
+        let target = class_arg(target, model.classes(), "target")?;
+        let mut out = Vec::with_capacity(names.len());
+        let mut class = 0;
+        for name in &names {
+            let method = Method::from_name(name, model, &self.params).map_err(js)?;
+            let e = self.explainer.explain(model, &self.pixels, &method, &Query { target, contrast: None, normalize: false }).map_err(js)?;
+            let (heat, t) = (e.heatmap.clone(), e.target);
+            class = t;
+            let c = crate::evaluate::pixel_flipping(&mut self.explainer, model, &self.pixels, &heat, t, per_step as usize, steps as usize).map_err(js)?;
+            out.push(serde_json::json!({ "name": name, "heatmap": heat, "values": c.values, "aopc": c.aopc }));
+        }
+        let random = if random_repeats > 0 {
+            let r = crate::evaluate::random_flipping(&mut self.explainer, model, &self.pixels, target.unwrap_or(class), per_step as usize, steps as usize, random_repeats as usize, 0).map_err(js)?;
+            serde_json::json!({ "values": r.values, "aopc": r.aopc })
+        } else {
+            serde_json::Value::Null
+        };
+        Ok(serde_json::json!({ "methods": out, "random": random, "target": target.unwrap_or(class) }).to_string())
+    }
+
+    /// Stamps (or stops stamping) the model's watermark onto every input after preprocessing: the Clever
+    /// Hans lesson. An error if the model has none.
+    pub fn set_watermark(&mut self, on: bool) -> Result<(), JsError> {
+        if on && self.model.as_ref().and_then(|m| m.meta().watermark.as_ref()).is_none() {
+            return Err(bad("this model has no watermark (choose clever-hans)"));
+        }
+        self.watermark = on;
+        Ok(())
+    }
+
+    /// Gradient x Input of the softmax probability of `target` (< 0: predicted) instead of the logit.
+    pub fn softmax_explanation(&mut self, target: i32) -> Result<Vec<f32>, JsError> {
+        let model = self.model.as_ref().ok_or_else(|| bad("no model loaded"))?;
+        let t = match class_arg(target, model.classes(), "target")? {
+            Some(t) => t,
+            None => self.explainer.predict(model, &self.pixels).map_err(js)?.prediction,
+        };
+        self.explainer.softmax_gradient_x_input(model, &self.pixels, t).map_err(js)
+    }
+
     /// Loads the MNIST test set (decompressed IDX images and labels) for the example buttons.
     pub fn load_digits(&mut self, images: &[u8], labels: &[u8]) -> Result<u32, JsError> {
         let be = |b: &[u8], i: usize| b.get(i..i + 4).map(|x| u32::from_be_bytes([x[0], x[1], x[2], x[3]]) as usize);
@@ -344,6 +402,14 @@ impl Engine {
             }
         }
         Ok(-1)
+    }
+}
+
+impl Engine {
+    fn stamp(&mut self) {
+        if let (true, Some(w)) = (self.watermark, self.model.as_ref().and_then(|m| m.meta().watermark.as_ref())) {
+            w.stamp(&mut self.pixels);
+        }
     }
 }
 

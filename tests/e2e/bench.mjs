@@ -16,6 +16,7 @@ const quantile = (xs, q) => {
 const server = await startServer();
 const browser = await launch();
 const context = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
+await context.addInitScript(() => localStorage.setItem('lrp-live-toured', '1'));
 const page = await context.newPage();
 const bytes = new Map();
 page.on('response', async (r) => {

@@ -3,7 +3,7 @@
 // every wasm export survives garbage, and axe-core finds no serious or critical violation.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { startServer, launch, openPage, drawDigit, clearPad, settled, seq, DIGITS, ROOT } from './helpers.mjs';
 
@@ -29,6 +29,7 @@ const CSP_PROBE = () => {
 test('the CSP is enforced, nothing violates it, and nothing comes from another origin', async () => {
   const context = await browser.newContext();
   await context.addInitScript(CSP_PROBE);
+  await context.addInitScript(() => localStorage.setItem('lrp-live-toured', '1'));
   const page = await context.newPage();
   const foreign = [];
   const errors = [];
@@ -68,6 +69,9 @@ test('the CSP is enforced, nothing violates it, and nothing comes from another o
 });
 
 test('after the first load the page works offline', async () => {
+  // every module of the page is in the service worker's install list
+  const sw = readFileSync(path.join(ROOT, 'www/sw.js'), 'utf8');
+  for (const f of readdirSync(path.join(ROOT, 'www/js'))) assert.ok(sw.includes(`'js/${f}'`), `www/sw.js does not cache js/${f}`);
   const { page, context } = await openPage(browser, server.url);
   await page.evaluate(() => navigator.serviceWorker.ready);
   await page.waitForFunction(async () => (await caches.keys()).length > 0 && (await (await caches.open((await caches.keys())[0])).keys()).length >= 10);
@@ -178,6 +182,7 @@ test('every wasm export survives garbage and the engine keeps working', async ()
 test('accessibility: axe finds no serious or critical violation; keyboard drawing; live region', async () => {
   // axe is injected, so this context bypasses the page's CSP (the policy itself is tested above)
   const context = await browser.newContext({ bypassCSP: true });
+  await context.addInitScript(() => localStorage.setItem('lrp-live-toured', '1'));
   const page = await context.newPage();
   await page.goto(server.url);
   await page.waitForFunction(() => document.documentElement.dataset.ready === 'true');

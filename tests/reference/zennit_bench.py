@@ -86,17 +86,21 @@ def per_digit_us(model, xs, batch, reps):
 def main():
     model = load_model(ROOT / "models/cnn.safetensors")
     xs = digits(1000)
-    # correctness: the same heatmaps as `lrp explain` on the first 100 digits
-    with tempfile.TemporaryDirectory() as d:
-        inp, out = pathlib.Path(d) / "x.npy", pathlib.Path(d) / "r.npy"
-        np.save(inp, xs[:100, 0])
-        subprocess.run([str(ROOT / "target/release/lrp"), "explain", "--model", str(ROOT / "models/cnn.safetensors"), "--input", str(inp), "--method", "epsilon-plus", "--out", str(out)], check=True)
-        ours = np.load(out)
-    theirs = explain(model, torch.from_numpy(xs[:100])).detach().numpy()[:, 0]
-    err = np.abs(ours - theirs).max(axis=(1, 2)) / np.abs(theirs).max(axis=(1, 2))
-    print(f"\nZennit {__import__('zennit').__version__ if hasattr(__import__('zennit'), '__version__') else '0.5'} / torch {torch.__version__}: "
-          f"EpsilonPlus heatmaps of 100 digits vs ours: max difference {err.max():.2e} of max |R| "
-          f"({'the same' if err.max() < 1e-4 else 'DIFFERENT'})")
+    # correctness: the same heatmaps as `lrp explain` on the first 100 digits. MNIST digits have
+    # saturated strokes, so some max-pooling windows hold exactly equal maxima: torch routes everything to
+    # the first, lrp-conventions.md splits equally. A tiny dither (1e-3) breaks those ties for the check.
+    rng = np.random.default_rng(0)
+    dithered = np.clip(xs[:100] + rng.uniform(0, 1e-3, xs[:100].shape).astype(np.float32), 0, 1)
+    for name, batch in (("MNIST digits", xs[:100]), ("dithered digits", dithered)):
+        with tempfile.TemporaryDirectory() as d:
+            inp, out = pathlib.Path(d) / "x.npy", pathlib.Path(d) / "r.npy"
+            np.save(inp, batch[:, 0])
+            subprocess.run([str(ROOT / "target/release/lrp"), "explain", "--model", str(ROOT / "models/cnn.safetensors"), "--input", str(inp), "--method", "epsilon-plus", "--out", str(out)], check=True)
+            ours = np.load(out)
+        theirs = explain(model, torch.from_numpy(batch)).detach().numpy()[:, 0]
+        err = np.abs(ours - theirs).max(axis=(1, 2)) / np.abs(theirs).max(axis=(1, 2))
+        same = int((err < 1e-4).sum())
+        print(f"EpsilonPlus heatmaps, {name}: ours vs Zennit {same}/100 the same (1e-4 of max |R|), largest difference {err.max():.1e}")
     native = {}
     try:
         for r in json.loads((ROOT / "target/bench/native.json").read_text()):

@@ -3,23 +3,25 @@
 import { createEngine, methodNames, call } from './engine.js';
 import { Pad } from './pad.js';
 import { Bars, putRGBA, renderColorbar, drawOverlay, renderAllClasses, renderLayers } from './view.js';
+import { Teach } from './teach.js';
 
 const $ = (id) => document.getElementById(id);
 const STORAGE_KEY = 'lrp-live-state-v1';
 const PARAMS_OF = {
   'lrp-eps': ['epsilon'], 'epsilon-plus': ['epsilon'], 'epsilon-gamma-box': ['epsilon', 'gamma'],
   'epsilon-alpha2-beta1': ['epsilon', 'alpha'], 'epsilon-plus-flat': ['epsilon'], 'lrp-gamma': ['gamma'],
-  'lrp-alpha2-beta1': ['alpha'], 'integrated-gradients': ['steps'], smoothgrad: ['samples', 'sigma'],
+  'lrp-alpha2-beta1': ['alpha'], 'integrated-gradients': ['steps'], smoothgrad: ['samples', 'sigma'], custom: [],
 };
 const SLIDERS = ['epsilon', 'gamma', 'alpha', 'steps', 'samples', 'sigma'];
 
 let engine = null;
 let pad = null;
 let bars = null;
+let teach = null;
 const heat28 = document.createElement('canvas');
 heat28.width = 28;
 heat28.height = 28;
-const state = { target: -1, contrast: -1, info: null, pending: false, digits: 0, cursor: 0, lastAnnounced: '', uploaded: null, restoring: false };
+const state = { target: -1, contrast: -1, info: null, pending: false, digits: 0, cursor: 0, lastAnnounced: '', uploaded: null, restoring: false, final: true, customRules: null };
 
 function showError(msg) {
   const el = $('error');
@@ -54,7 +56,10 @@ function showParams() {
 
 function applyMethod() {
   showParams();
-  const r = call(engine, (e) => e.set_method($('method').value, JSON.stringify(params())));
+  const custom = $('method').value === 'custom' && state.customRules;
+  const r = custom
+    ? call(engine, (e) => e.set_layer_rules(JSON.stringify(state.customRules)))
+    : call(engine, (e) => e.set_method($('method').value, JSON.stringify(params())));
   if (r.error) showError(`method: ${r.error}`);
   else showError('');
   schedule();
@@ -123,7 +128,8 @@ async function loadUserModel(file) {
   modelLoaded(r.value);
 }
 
-function schedule() {
+function schedule(reason) {
+  if (reason !== 'draw') state.final = true;
   if (!state.pending && engine) {
     state.pending = true;
     requestAnimationFrame(update);
@@ -195,7 +201,7 @@ function update() {
   $('heat-caption').textContent = `relevance for ${why} (${$('method').value})`;
   $('sum-line').textContent = `explained ${res.explained.toFixed(3)} · heatmap sum ${res.sum.toFixed(3)}${Math.abs(res.padding) > 1e-6 ? ` · on padding ${res.padding.toFixed(3)}` : ''}`;
   if ($('show-layers').checked && res.layers.length) {
-    renderLayers($('layers'), state.info, res, (i) => engine.layer_relevance(i), (m, s) => engine.colorize(m, s, false));
+    renderLayers($('layers'), state.info, res, (i) => engine.layer_relevance(i), (m, s) => engine.colorize(m, s, false), JSON.parse(engine.layer_rules()), setLayerRule);
   } else if (!$('show-layers').checked && $('layers').children.length) {
     $('layers').replaceChildren();
   } else if (!res.layers.length) {
@@ -211,8 +217,37 @@ function finish(t0, pred) {
   timing.dataset.explainMs = expl.toFixed(3);
   timing.dataset.updateMs = total.toFixed(3);
   timing.textContent = `preprocess ${pre.toFixed(2)} ms · forward ${fwd.toFixed(2)} ms · explain ${expl.toFixed(2)} ms · colour ${col.toFixed(2)} ms · whole update ${total.toFixed(2)} ms`;
+  const final = state.final;
+  state.final = false;
+  if (teach && pred.dataset.class) teach.afterUpdate(true, final);
   pred.dataset.seq = String(Number(pred.dataset.seq || 0) + 1);
   save();
+}
+
+// Puts the page's method and explanation back after a teaching panel used the engine for others.
+function restoreMethod() {
+  const custom = $('method').value === 'custom' && state.customRules;
+  if (custom) call(engine, (e) => e.set_layer_rules(JSON.stringify(state.customRules)));
+  else call(engine, (e) => e.set_method($('method').value, JSON.stringify(params())));
+  call(engine, (e) => e.explain(state.target, state.contrast, $('normalize').checked));
+}
+
+// A rule chosen in the layer view: the method becomes "custom" (a rule per layer).
+function setLayerRule(i, rule) {
+  const rules = JSON.parse(engine.layer_rules());
+  rules[i] = rule;
+  const r = call(engine, (e) => e.set_layer_rules(JSON.stringify(rules)));
+  if (r.error) {
+    showError(`rule for layer ${i}: ${r.error}`);
+    schedule();
+    return;
+  }
+  state.customRules = rules;
+  if (![...$('method').options].some((o) => o.value === 'custom')) $('method').add(new Option('custom (a rule per layer)', 'custom'));
+  $('method').value = 'custom';
+  showError('');
+  showParams();
+  schedule();
 }
 
 function announce() {
@@ -257,11 +292,14 @@ async function example(wrong) {
   $('example-info').textContent = `MNIST test digit #${i}, labelled ${label}${wrong ? ' (this model gets it wrong)' : ''}. Draw on it to change it.`;
 }
 
+function settings() {
+  return { model: $('model').dataset.current, method: $('method').value, customRules: state.customRules, target: state.target, contrast: state.contrast, normalize: $('normalize').checked, colormap: $('colormap').value, showAll: $('show-all').checked, showLayers: $('show-layers').checked, overlay: $('show-overlay').checked, watermark: $('stamp-watermark').checked, sliders: Object.fromEntries(SLIDERS.map((id) => [id, $(id).value])), drawing: pad.toJSON() };
+}
+
 function save() {
   if (state.restoring) return;
-  const s = { model: $('model').dataset.current, method: $('method').value, target: state.target, contrast: state.contrast, normalize: $('normalize').checked, colormap: $('colormap').value, showAll: $('show-all').checked, showLayers: $('show-layers').checked, overlay: $('show-overlay').checked, sliders: Object.fromEntries(SLIDERS.map((id) => [id, $(id).value])), drawing: pad.toJSON() };
   try {
-    localStorage.setItem(STORAGE_KEY, JSON.stringify(s));
+    localStorage.setItem(STORAGE_KEY, JSON.stringify(settings()));
   } catch { /* storage full or disabled: nothing to do */ }
 }
 
@@ -276,7 +314,7 @@ function restoredState() {
 async function main() {
   pad = new Pad($('pad'), (why) => {
     if (why !== 'draw') $('example-info').textContent = pad.onlyDigit() ? $('example-info').textContent : '';
-    schedule();
+    schedule(why);
     if (why === 'end' || why === 'example' || why === 'clear' || why === 'undo') requestAnimationFrame(() => requestAnimationFrame(announce));
   });
   bars = new Bars($('bars'), (c, contrast) => {
@@ -299,11 +337,16 @@ async function main() {
   } catch { /* the built-in list */ }
   for (const m of models) $('model').add(new Option(m, m));
 
-  const saved = restoredState();
+  const fromLink = Teach.fromHash();
+  const saved = fromLink || restoredState();
   state.restoring = true;
   if (saved) {
     if (saved.sliders) for (const id of SLIDERS) if (saved.sliders[id] != null) $(id).value = saved.sliders[id];
-    if (methodNames().includes(saved.method)) $('method').value = saved.method;
+    if (Array.isArray(saved.customRules) && saved.method === 'custom') {
+      state.customRules = saved.customRules;
+      $('method').add(new Option('custom (a rule per layer)', 'custom'));
+    }
+    if (methodNames().includes(saved.method) || saved.method === 'custom') $('method').value = saved.method;
     for (const [id, key] of [['normalize', 'normalize'], ['show-all', 'showAll'], ['show-layers', 'showLayers'], ['show-overlay', 'overlay']]) $(id).checked = !!saved[key];
     if (saved.colormap) $('colormap').value = saved.colormap;
   } else {
@@ -314,6 +357,11 @@ async function main() {
   $('model').value = first;
   $('model').dataset.current = first;
   const ok = await loadShippedModel(first);
+  teach = new Teach(engine, { pad, state, schedule, showError, settings, restoreMethod });
+  if (saved && saved.watermark && state.info && state.info.watermark) {
+    $('stamp-watermark').checked = true;
+    call(engine, (e) => e.set_watermark(true));
+  }
   if (saved) {
     pad.fromJSON(saved.drawing);
     if (ok && saved.target != null) { $('target').value = String(saved.target); state.target = Number($('target').value); }
@@ -328,11 +376,19 @@ async function main() {
     if (await loadShippedModel(stem)) e.target.dataset.current = stem;
     else e.target.value = e.target.dataset.current;
   });
-  $('method').addEventListener('change', applyMethod);
-  for (const id of SLIDERS) $(id).addEventListener('input', applyMethod);
+  $('method').addEventListener('change', () => applyMethod());
+  for (const id of SLIDERS) $(id).addEventListener('input', () => applyMethod());
   $('target').addEventListener('change', (e) => { state.target = Number(e.target.value); schedule(); });
   $('contrast').addEventListener('change', (e) => { state.contrast = Number(e.target.value); schedule(); });
-  for (const id of ['normalize', 'show-all', 'show-layers', 'show-overlay']) $(id).addEventListener('change', schedule);
+  for (const id of ['normalize', 'show-all', 'show-layers', 'show-overlay']) $(id).addEventListener('change', () => schedule());
+  for (const p of ['lrp-0', 'lrp-eps', 'lrp-gamma', 'lrp-alpha2-beta1', 'lrp-zplus', 'deep-taylor', 'epsilon-plus', 'epsilon-gamma-box', 'epsilon-alpha2-beta1', 'epsilon-plus-flat']) {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'small-btn preset';
+    b.textContent = p;
+    b.addEventListener('click', () => { $('method').value = p; $('show-layers').checked = true; applyMethod(); });
+    $('preset-buttons').appendChild(b);
+  }
   $('colormap').addEventListener('change', (e) => {
     const r = call(engine, (en) => en.set_colormap(e.target.value));
     if (r.error) showError(r.error);
@@ -360,6 +416,9 @@ async function main() {
   });
   showParams();
   schedule();
+  let toured = false;
+  try { toured = localStorage.getItem('lrp-live-toured') === '1'; } catch { /* no storage */ }
+  if (!toured && !fromLink) requestAnimationFrame(() => teach.tour(0));
   if ('serviceWorker' in navigator) navigator.serviceWorker.register('sw.js').catch(() => { /* offline use is optional */ });
   document.documentElement.dataset.ready = 'true';
 }

@@ -63,9 +63,11 @@ export class Pad {
     this.cursorEl.style.top = `${this.cursor[1] * r.height / this.canvas.height}px`;
   }
 
+  // Pad coordinates, rounded to 0.1 px as they are stored: a saved or shared drawing is the same drawing.
   point(e) {
     const r = this.canvas.getBoundingClientRect();
-    return [(e.clientX - r.left) * this.canvas.width / r.width, (e.clientY - r.top) * this.canvas.height / r.height];
+    const round = (v) => Math.round(v * 10) / 10;
+    return [round((e.clientX - r.left) * this.canvas.width / r.width), round((e.clientY - r.top) * this.canvas.height / r.height)];
   }
 
   down(e) {

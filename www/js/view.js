@@ -90,12 +90,15 @@ export function renderAllClasses(container, maps, colorize) {
 
 // The layer view: one row per layer, from the output down, with the relevance entering and leaving it
 // against the explained logit, and the relevance map (summed over channels) at the layer's input.
-export function renderLayers(container, info, result, layerMap, colorize) {
+const RULE_CHOICES = ['0', 'eps', 'gamma', 'alpha2-beta1', 'alpha1-beta0', 'zplus', 'zb', 'w2', 'flat'];
+
+// `rules`: the rule of each layer (null where none) when the method is LRP; `onRule(i, rule)` changes one.
+export function renderLayers(container, info, result, layerMap, colorize, rules, onRule) {
   const rows = [];
   const explained = result.explained;
   const n = info.layers.length;
   const table = document.createElement('table');
-  table.innerHTML = '<thead><tr><th>layer</th><th>shape in</th><th>relevance from above → passed down</th><th>vs explained</th><th>map</th></tr></thead>';
+  table.innerHTML = '<thead><tr><th>layer</th><th>rule</th><th>shape in</th><th>relevance from above → passed down</th><th>vs explained</th><th>map</th></tr></thead>';
   const body = document.createElement('tbody');
   for (let i = n - 1; i >= 0; i--) {
     const l = info.layers[i];
@@ -103,11 +106,23 @@ export function renderLayers(container, info, result, layerMap, colorize) {
     const tr = document.createElement('tr');
     const frac = explained !== 0 ? t.relevance_in / explained : 0;
     const absorbed = t.relevance_out - t.relevance_in;
-    tr.innerHTML = `<td>${i} ${l.type}</td><td>${l.input.c}×${l.input.h}×${l.input.w}</td>` +
+    tr.innerHTML = `<td>${i} ${l.type}</td><td></td><td>${l.input.c}×${l.input.h}×${l.input.w}</td>` +
       `<td>${t.relevance_out.toFixed(3)} → ${t.relevance_in.toFixed(3)}${Math.abs(absorbed) > 1e-4 * Math.abs(explained) ? ` <span class="small">(${absorbed > 0 ? 'absorbed' : 'created'} ${Math.abs(absorbed).toFixed(3)})</span>` : ''}</td>` +
       `<td><div class="cons" title="${(frac * 100).toFixed(1)}% of the explained value"><span class="${frac > 1.0005 ? 'over' : ''}"></span></div></td><td></td>`;
     // through the CSSOM: the page's CSP forbids inline style attributes
     tr.querySelector('.cons span').style.width = `${Math.min(100, Math.abs(frac) * 100)}%`;
+    if (rules && rules[i] != null) {
+      const sel = document.createElement('select');
+      sel.setAttribute('aria-label', `rule of layer ${i} (${l.type})`);
+      sel.dataset.layer = String(i);
+      const current = String(rules[i]).replace(/^eps=.*/, 'eps').replace(/^gamma=.*/, 'gamma').replace(/^alpha1-beta0$/, 'alpha1-beta0');
+      const norm = (r) => (r.startsWith('alpha') ? r.replace(/\.0\b/g, '') : r);
+      for (const r of RULE_CHOICES) sel.add(new Option(r, r));
+      if (![...sel.options].some((o) => o.value === norm(current))) sel.add(new Option(current, current));
+      sel.value = norm(current);
+      sel.addEventListener('change', () => onRule(i, sel.value));
+      tr.children[1].appendChild(sel);
+    }
     const s = l.input;
     if (s.h > 1 && s.w > 1) {
       const m = layerMap(i);

@@ -1,0 +1,170 @@
+// The teaching features in a real browser: rules per layer, method comparison with pixel flipping,
+// equivalences, Clever Hans, contrast, share links, exports, the guided tour. Screenshots of each
+// feature go to tests/e2e/artifacts/ (the README shows them).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { startServer, launch, openPage, drawDigit, clearPad, heatmapPixels, settled, seq, ARTIFACTS } from './helpers.mjs';
+
+let server;
+let browser;
+let ctx;
+
+before(async () => {
+  server = await startServer();
+  browser = await launch();
+  ctx = await openPage(browser, server.url);
+});
+
+after(async () => {
+  await browser?.close();
+  server?.stop();
+});
+
+const shot = (page, name, selector) => (selector ? page.locator(selector).screenshot({ path: path.join(ARTIFACTS, `${name}.png`) }) : page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`) }));
+
+async function change(page, fn) {
+  const s = await seq(page);
+  await fn();
+  await settled(page, s);
+}
+
+test('rule playground: a rule per layer from the layer view, presets as buttons', async () => {
+  const { page, problems } = ctx;
+  await clearPad(page);
+  await drawDigit(page, 3);
+  await change(page, () => page.check('#show-layers'));
+  const before = await heatmapPixels(page);
+  assert.equal(await page.$eval('select[data-layer="0"]', (s) => s.value), 'zplus');
+  await change(page, () => page.selectOption('select[data-layer="0"]', 'flat'));
+  assert.equal(await page.$eval('#method', (s) => s.value), 'custom');
+  assert.equal(await page.$eval('select[data-layer="0"]', (s) => s.value), 'flat');
+  assert.notDeepEqual(await heatmapPixels(page), before, 'the flat first layer changes the heatmap');
+  await change(page, () => page.selectOption('select[data-layer="9"]', '0'));
+  assert.equal(await page.$eval('#error', (e) => e.hidden), true);
+  await shot(page, 'rules-per-layer', '#layers');
+  await change(page, () => page.click('button.preset:text-is("epsilon-plus")'));
+  assert.equal(await page.$eval('#method', (s) => s.value), 'epsilon-plus');
+  assert.deepEqual(await heatmapPixels(page), before, 'the preset gives back the original heatmap');
+  assert.ok((await page.$$('#rule-help math')).length >= 6, 'formulas in MathML');
+  assert.deepEqual(problems, []);
+});
+
+test('method comparison and pixel flipping: every method, ranked by AOPC against random', async () => {
+  const { page } = ctx;
+  await page.check('#show-compare');
+  await page.waitForFunction(() => document.querySelectorAll('#compare-grid figure').length === 15);
+  const ranking = await page.$$eval('#flip-ranking li', (li) => li.map((x) => ({ m: x.dataset.method, aopc: Number(x.dataset.aopc) })));
+  assert.equal(ranking.length, 16);
+  const random = ranking.find((r) => !r.m).aopc;
+  const eps = ranking.find((r) => r.m === 'epsilon-plus').aopc;
+  assert.ok(eps > random, `epsilon-plus AOPC ${eps} vs random ${random}`);
+  const aopcs = ranking.filter((r) => r.m).map((r) => r.aopc);
+  assert.deepEqual(aopcs, [...aopcs].sort((a, b) => b - a), 'ranked');
+  const ms = Number(await page.getAttribute('#flip-caption', 'data-ms'));
+  console.log(`pixel flipping for 15 methods: ${ms} ms`);
+  const plot = await heatmapPixels(page, '#flip-plot');
+  assert.ok(plot.some((v, i) => i % 4 === 3 && v > 0), 'the curve is drawn');
+  await shot(page, 'compare-and-pixel-flipping', 'section[aria-labelledby="compare-title"]');
+  await page.uncheck('#show-compare');
+});
+
+test('equivalences and pitfalls: LRP-0 = Gradient x Input, the Taylor root point, softmax', async () => {
+  const { page } = ctx;
+  await page.check('#show-equiv');
+  await page.waitForFunction(() => document.querySelector('#eq-diff-value').dataset.relative !== undefined);
+  const rel = Number(await page.getAttribute('#eq-diff-value', 'data-relative'));
+  assert.ok(rel < 1e-5, `LRP-0 and Gradient x Input differ by ${rel} of the largest relevance`);
+  assert.match(await page.textContent('#eq-root-caption'), /root point: pixels from/);
+  assert.ok(Number(await page.getAttribute('#eq-softmax-caption', 'data-ratio')) < 1, 'the softmax explanation is fainter than the logit one');
+  assert.equal(await page.$eval('#method', (s) => s.value), 'epsilon-plus', 'the page keeps its method');
+  await shot(page, 'equivalences', 'section[aria-labelledby="equiv-title"]');
+  await page.uncheck('#show-equiv');
+});
+
+test('Clever Hans: the watermark flips the prediction and the heatmap lights up the corner', async () => {
+  const { page } = ctx;
+  await change(page, () => page.selectOption('#model', 'clever-hans'));
+  await clearPad(page);
+  await drawDigit(page, 3);
+  assert.equal(await page.getAttribute('#prediction', 'data-class'), '3');
+  await change(page, () => page.check('#stamp-watermark'));
+  assert.equal(await page.getAttribute('#prediction', 'data-class'), '7');
+  // the heatmap (28x28) is red at the watermark (x 1..3, y 1..3)
+  const px = await heatmapPixels(page);
+  const at = (x, y) => px.slice((y * 28 + x) * 4, (y * 28 + x) * 4 + 4);
+  const [r, g, b] = at(2, 2);
+  assert.ok(r > 200 && g < 180 && b < 180, `corner colour ${at(2, 2)}: not clearly red`);
+  const [r0, g0, b0] = at(25, 25);
+  assert.deepEqual([r0, g0, b0], [255, 255, 255], 'the opposite corner holds no relevance');
+  await shot(page, 'clever-hans');
+  await change(page, () => page.uncheck('#stamp-watermark'));
+  assert.equal(await page.getAttribute('#prediction', 'data-class'), '3');
+  await change(page, () => page.selectOption('#model', 'cnn'));
+  assert.equal(await page.$eval('#stamp-watermark', (c) => c.disabled), true);
+});
+
+test('why this and not that: contrast picked by clicking the bars', async () => {
+  const { page } = ctx;
+  await clearPad(page);
+  await drawDigit(page, 3);
+  await change(page, () => page.click('#bars .bar[data-class="3"]'));
+  await change(page, () => page.click('#bars .bar[data-class="8"]', { modifiers: ['Shift'] }));
+  assert.match(await page.textContent('#heat-caption'), /why 3 and not 8/);
+  assert.equal(await page.$eval('#contrast', (s) => s.value), '8');
+  await shot(page, 'contrast', 'section[aria-labelledby="pred-title"]');
+  await change(page, () => page.click('#bars .bar[data-class="8"]', { modifiers: ['Shift'] }));
+  await change(page, () => page.click('#bars .bar[data-class="3"]'));
+});
+
+test('share link restores the same prediction and heatmap; PNG and JSON export', async () => {
+  const { page } = ctx;
+  await clearPad(page);
+  await drawDigit(page, 5);
+  await change(page, () => page.selectOption('#method', 'lrp-gamma'));
+  await page.click('#share');
+  const url = await page.inputValue('#share-url');
+  assert.match(url, /#s=/);
+  const heat = await heatmapPixels(page);
+  const cls = await page.getAttribute('#prediction', 'data-class');
+  // a new visitor (fresh storage) opens the link
+  const other = await openPage(browser, url);
+  await other.page.waitForFunction(() => document.querySelector('#prediction').dataset.class !== '');
+  await other.page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  assert.equal(await other.page.getAttribute('#prediction', 'data-class'), cls);
+  assert.equal(await other.page.$eval('#method', (s) => s.value), 'lrp-gamma');
+  assert.deepEqual(await heatmapPixels(other.page), heat);
+  await other.context.close();
+  const [png] = await Promise.all([page.waitForEvent('download'), page.click('#download-png')]);
+  const pngBytes = readFileSync(await png.path());
+  assert.equal(pngBytes.subarray(1, 4).toString(), 'PNG');
+  const [json] = await Promise.all([page.waitForEvent('download'), page.click('#download-json')]);
+  const data = JSON.parse(readFileSync(await json.path(), 'utf8'));
+  assert.equal(data.input.length, 784);
+  assert.equal(data.heatmap.length, 784);
+  assert.equal(data.logits.length, 10);
+  assert.equal(data.settings.method, 'lrp-gamma');
+  assert.ok(data.layers.every((l) => l.relevance && l.map), 'per-layer relevance');
+});
+
+test('a short guided tour opens on the first visit, steps through, and can be skipped', async () => {
+  const first = await openPage(browser, server.url, { firstVisit: true });
+  const { page } = first;
+  await page.waitForFunction(() => !document.querySelector('#tour').hidden);
+  assert.match(await page.textContent('#tour-text'), /^1\/6/);
+  await shot(page, 'tour');
+  for (let i = 2; i <= 6; i++) {
+    await page.click('#tour-next');
+    assert.match(await page.textContent('#tour-text'), new RegExp(`^${i}/6`));
+  }
+  await page.click('#tour-next');
+  assert.equal(await page.$eval('#tour', (t) => t.hidden), true);
+  await page.reload();
+  await page.waitForFunction(() => document.documentElement.dataset.ready === 'true');
+  assert.equal(await page.$eval('#tour', (t) => t.hidden), true, 'not again after it was seen');
+  await page.click('#tour-start');
+  await page.click('#tour-skip');
+  assert.equal(await page.$eval('#tour', (t) => t.hidden), true);
+  await first.context.close();
+});
