@@ -4,23 +4,11 @@
 
 use criterion::{black_box, Criterion};
 use lrp::{Explainer, Method, Model, Params, Query};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use lrp::testing::{allocations, CountingAllocator};
 use std::time::Duration;
 
-struct Counting;
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        System.alloc(l)
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        System.dealloc(p, l)
-    }
-}
 #[global_allocator]
-static A: Counting = Counting;
+static A: CountingAllocator = CountingAllocator;
 
 fn load(name: &str, fallback: fn(u64) -> Model) -> Model {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models").join(format!("{name}.safetensors"));
@@ -56,11 +44,11 @@ fn main() {
         for m in methods {
             let method = Method::from_name(m, model, &Params::default()).unwrap();
             ex.explain(model, &xs[0], &method, &Query::default()).unwrap();
-            let before = ALLOCS.load(Ordering::Relaxed);
+            let before = allocations();
             for x in &xs {
                 ex.explain(model, x, &method, &Query::default()).unwrap();
             }
-            let per = (ALLOCS.load(Ordering::Relaxed) - before) as f64 / xs.len() as f64;
+            let per = (allocations() - before) as f64 / xs.len() as f64;
             println!("  {name:<4} {m:<22} {per}");
         }
     }

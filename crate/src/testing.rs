@@ -111,3 +111,30 @@ pub fn rule_step(layer: &Layer, shape: crate::model::Shape, rule: crate::Rule, n
     crate::attribution::lrp_linear(&op, &prep, x, None, &z, bounds, r_out, &mut r_in, &mut sc);
     r_in
 }
+
+/// A global allocator that counts allocations, for tests and benchmarks that check that explaining
+/// allocates nothing: `#[global_allocator] static A: CountingAllocator = CountingAllocator;`, then
+/// compare [`allocations`] before and after.
+pub struct CountingAllocator;
+
+static ALLOCATIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Allocations (and reallocations) counted by [`CountingAllocator`] so far.
+pub fn allocations() -> usize {
+    ALLOCATIONS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+// SAFETY: forwards to the system allocator unchanged; only counts.
+unsafe impl std::alloc::GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, l: std::alloc::Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        std::alloc::System.alloc(l)
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: std::alloc::Layout) {
+        std::alloc::System.dealloc(p, l)
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: std::alloc::Layout, n: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        std::alloc::System.realloc(p, l, n)
+    }
+}
