@@ -80,6 +80,8 @@ export const DIGITS = {
 };
 
 export async function drawStrokes(page, strokes) {
+  // a user scrolls to the pad first; mouse coordinates are relative to the viewport
+  await page.locator('#pad').scrollIntoViewIfNeeded();
   const box = await page.locator('#pad').boundingBox();
   const sx = box.width / 280;
   const sy = box.height / 280;
