@@ -293,6 +293,14 @@ fn dense_backward_impl(w: &[f32], n_in: usize, g: &[f32], gx: &mut [f32]) {
     }
 }
 
+/// AVX2 is used where the CPU has it, unless the environment variable `LRP_PORTABLE` is set (to measure
+/// the portable build natively, e.g. against wasm's 128-bit SIMD). Decided once per process.
+#[cfg(target_arch = "x86_64")]
+fn use_avx2() -> bool {
+    static AVX2: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AVX2.get_or_init(|| std::is_x86_feature_detected!("avx2") && std::env::var_os("LRP_PORTABLE").is_none())
+}
+
 /// Generates a public kernel that runs an AVX2 build of `$impl` where the CPU has it (detected once
 /// by std), and the portable build elsewhere (wasm: `simd128` when compiled with it). Both builds
 /// compute identical results: the kernels never reassociate sums.
@@ -302,7 +310,7 @@ macro_rules! dispatch {
         pub fn $name($($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
             {
-                if std::is_x86_feature_detected!("avx2") {
+                if use_avx2() {
                     // SAFETY: the CPU supports AVX2, checked just above.
                     return unsafe { $avx($($arg),*) };
                 }
