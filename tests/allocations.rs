@@ -2,9 +2,9 @@
 //! Counted with a global allocator in this test binary: a count, not a timing.
 #![cfg(not(target_arch = "wasm32"))]
 
+use lrp::testing::{allocations, CountingAllocator};
 use lrp::testing::{random_pixels, tiny_cnn, tiny_mlp};
 use lrp::{Explainer, Method, Params, Query};
-use lrp::testing::{allocations, CountingAllocator};
 
 #[global_allocator]
 static A: CountingAllocator = CountingAllocator;
@@ -14,7 +14,17 @@ fn explaining_again_allocates_nothing() {
     for model in [tiny_cnn(1, true), tiny_mlp(2, true)] {
         let mut ex = Explainer::new(&model);
         let xs: Vec<Vec<f32>> = (0..4).map(random_pixels).collect();
-        for name in ["epsilon-plus", "epsilon-gamma-box", "lrp-0", "lrp-alpha2-beta1", "gradient", "gradient-x-input", "integrated-gradients", "smoothgrad", "simple-taylor"] {
+        for name in [
+            "epsilon-plus",
+            "epsilon-gamma-box",
+            "lrp-0",
+            "lrp-alpha2-beta1",
+            "gradient",
+            "gradient-x-input",
+            "integrated-gradients",
+            "smoothgrad",
+            "simple-taylor",
+        ] {
             let m = Method::from_name(name, &model, &Params { steps: 4, samples: 4, ..Params::default() }).unwrap();
             let q = Query { target: Some(1), contrast: Some(4), normalize: false };
             ex.explain(&model, &xs[0], &m, &q).unwrap();

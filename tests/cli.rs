@@ -39,7 +39,14 @@ fn json(out: &std::process::Output) -> serde_json::Value {
 fn explain_works_for_every_method_name() {
     let (model, input) = setup("t1");
     for name in lrp::METHOD_NAMES {
-        let out = lrp().args(["explain", "--model"]).arg(&model).arg("--input").arg(&input).args(["--method", name, "--steps", "8", "--samples", "4"]).output().unwrap();
+        let out = lrp()
+            .args(["explain", "--model"])
+            .arg(&model)
+            .arg("--input")
+            .arg(&input)
+            .args(["--method", name, "--steps", "8", "--samples", "4"])
+            .output()
+            .unwrap();
         let v = json(&out);
         assert_eq!(v["method"], name);
         let rows = v["heatmap"].as_array().unwrap();
@@ -55,18 +62,43 @@ fn explain_works_for_every_method_name() {
 fn explain_writes_npy_png_and_layers() {
     let (model, input) = setup("t2");
     let out_npy = tmp("r.npy");
-    let st = lrp().args(["explain", "--model"]).arg(&model).arg("--input").arg(&input).args(["--method", "lrp-0", "--layers", "--out"]).arg(&out_npy).status().unwrap();
+    let st = lrp()
+        .args(["explain", "--model"])
+        .arg(&model)
+        .arg("--input")
+        .arg(&input)
+        .args(["--method", "lrp-0", "--layers", "--out"])
+        .arg(&out_npy)
+        .status()
+        .unwrap();
     assert!(st.success());
     let r: ndarray::ArrayD<f32> = ndarray_npy::read_npy(&out_npy).unwrap();
     assert_eq!(r.shape(), &[28, 28]);
     let l3: ndarray::ArrayD<f32> = ndarray_npy::read_npy(out_npy.with_extension("layer3.npy")).unwrap();
     assert_eq!(l3.shape(), &[4, 12, 12]);
     let out_png = tmp("r.png");
-    let st = lrp().args(["explain", "--model"]).arg(&model).arg("--input").arg(&input).args(["--method", "epsilon-plus", "--colormap", "puor", "--out"]).arg(&out_png).status().unwrap();
+    let st = lrp()
+        .args(["explain", "--model"])
+        .arg(&model)
+        .arg("--input")
+        .arg(&input)
+        .args(["--method", "epsilon-plus", "--colormap", "puor", "--out"])
+        .arg(&out_png)
+        .status()
+        .unwrap();
     assert!(st.success());
     assert_eq!(&std::fs::read(&out_png).unwrap()[1..4], b"PNG");
     // rule lists and contrast
-    let v = json(&lrp().args(["explain", "--model"]).arg(&model).arg("--input").arg(&input).args(["--rules", "zb,gamma=0.5,eps,0", "--target", "2", "--contrast", "7"]).output().unwrap());
+    let v = json(
+        &lrp()
+            .args(["explain", "--model"])
+            .arg(&model)
+            .arg("--input")
+            .arg(&input)
+            .args(["--rules", "zb,gamma=0.5,eps,0", "--target", "2", "--contrast", "7"])
+            .output()
+            .unwrap(),
+    );
     assert_eq!(v["target"], 2);
     assert_eq!(v["contrast"], 7);
 }
@@ -104,7 +136,16 @@ fn import_toolbox_and_info() {
     let txt = tmp("tb.txt");
     std::fs::write(&txt, "MaxPool 14 14 14 14\nFlatten\nLinear 4 2\n1 0 0 1 0 0 0 0\n0 0\nSoftMax\n").unwrap();
     let out = tmp("tb.safetensors");
-    let v = json(&lrp().arg("import-toolbox").arg(&txt).arg("--out").arg(&out).args(["--scale", "2", "--shift", "-1", "--pad", "2", "--pad-value", "-1"]).output().unwrap());
+    let v = json(
+        &lrp()
+            .arg("import-toolbox")
+            .arg(&txt)
+            .arg("--out")
+            .arg(&out)
+            .args(["--scale", "2", "--shift", "-1", "--pad", "2", "--pad-value", "-1"])
+            .output()
+            .unwrap(),
+    );
     assert_eq!(v["input_stage"]["pad"], 2);
     let v = json(&lrp().args(["info", "--model"]).arg(&out).output().unwrap());
     assert_eq!(v["parameters"], 10);
@@ -119,7 +160,17 @@ fn errors_are_one_line_and_a_non_zero_exit() {
     let cases: Vec<Vec<std::ffi::OsString>> = vec![
         vec!["explain".into(), "--model".into(), bad.clone().into(), "--input".into(), input.clone().into()],
         vec!["explain".into(), "--model".into(), model.clone().into(), "--input".into(), input.clone().into(), "--method".into(), "nope".into()],
-        vec!["explain".into(), "--model".into(), model.clone().into(), "--input".into(), input.clone().into(), "--epsilon".into(), "-1".into(), "--method".into(), "lrp-eps".into()],
+        vec![
+            "explain".into(),
+            "--model".into(),
+            model.clone().into(),
+            "--input".into(),
+            input.clone().into(),
+            "--epsilon".into(),
+            "-1".into(),
+            "--method".into(),
+            "lrp-eps".into(),
+        ],
         vec!["explain".into(), "--model".into(), model.clone().into(), "--input".into(), input.clone().into(), "--target".into(), "12".into()],
         vec!["predict".into(), "--model".into(), model.clone().into(), "--input".into(), "/no/such/file.npy".into()],
     ];

@@ -26,7 +26,13 @@ fn edge_case_canvases_give_finite_explanations() {
     ];
     let models = [tiny_cnn(1, true), tiny_mlp(2, true)];
     for (name, rgba, ink) in cases {
-        let (w, h) = if name == "one-pixel canvas" { (1, 1) } else if name == "a 1x300 line" { (1, 300) } else { (280, 280) };
+        let (w, h) = if name == "one-pixel canvas" {
+            (1, 1)
+        } else if name == "a 1x300 line" {
+            (1, 300)
+        } else {
+            (280, 280)
+        };
         let p = preprocess_rgba(&rgba, w, h);
         assert_eq!(p.transform.is_some(), ink, "{name}: ink detected?");
         assert!(p.pixels.iter().all(|v| v.is_finite() && (0.0..=1.0).contains(v)), "{name}");

@@ -113,7 +113,15 @@ fn absurd_sizes_are_refused_before_allocation() {
     assert!(e.contains("1000000000"), "{e}");
     let e = load_err(&rewrite(&good, |j| j["layers"][1]["inputs"] = u64::MAX.into(), |_| true, &[]));
     assert!(e.contains("overflows") || e.contains("limit"), "{e}");
-    let e = load_err(&rewrite(&good, |j| { j["layers"][1]["inputs"] = 30_000.into(); j["layers"][1]["outputs"] = 1000.into(); }, |_| true, &[]));
+    let e = load_err(&rewrite(
+        &good,
+        |j| {
+            j["layers"][1]["inputs"] = 30_000.into();
+            j["layers"][1]["outputs"] = 1000.into();
+        },
+        |_| true,
+        &[],
+    ));
     assert!(e.contains("limit of 20000000") || e.contains("(limit 20000000)"), "{e}");
 }
 

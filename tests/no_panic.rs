@@ -9,7 +9,8 @@ use proptest::prelude::*;
 
 fn arb_layer() -> impl Strategy<Value = Layer> {
     prop_oneof![
-        (1usize..40, 1usize..40, -2.0f32..2.0).prop_map(|(i, o, v)| Layer::Dense(Dense { weight: Array2::from_elem((o, i), v), bias: Array1::from_elem(o, v) })),
+        (1usize..40, 1usize..40, -2.0f32..2.0)
+            .prop_map(|(i, o, v)| Layer::Dense(Dense { weight: Array2::from_elem((o, i), v), bias: Array1::from_elem(o, v) })),
         (1usize..4, 1usize..4, 1usize..7, 1usize..7, 1usize..4, 0usize..3, -1.0f32..1.0).prop_map(|(ic, oc, kh, kw, s, p, v)| Layer::Conv2d(Conv2d {
             weight: Array4::from_elem((oc, ic, kh, kw), v),
             bias: Array1::from_elem(oc, v),
@@ -35,7 +36,13 @@ fn arb_params() -> impl Strategy<Value = Params> {
         prop_oneof![Just(f32::NAN), -1.0f32..1.0],
         any::<u64>(),
     )
-        .prop_map(|(epsilon, gamma, alpha, steps, samples, sigma, seed)| Params { rules: RuleParams { epsilon, gamma, alpha, beta: alpha - 1.0 }, steps, samples, sigma, seed })
+        .prop_map(|(epsilon, gamma, alpha, steps, samples, sigma, seed)| Params {
+            rules: RuleParams { epsilon, gamma, alpha, beta: alpha - 1.0 },
+            steps,
+            samples,
+            sigma,
+            seed,
+        })
 }
 
 proptest! {

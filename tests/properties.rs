@@ -21,7 +21,7 @@ fn lrp(model: &Model, rules: &str) -> Method {
 
 fn rule_list(model: &Model, first: &str, rest: &str) -> String {
     let n = model.layers().iter().filter(|l| matches!(l, Layer::Dense(_) | Layer::Conv2d(_))).count();
-    std::iter::once(first).chain(std::iter::repeat(rest).take(n - 1)).collect::<Vec<_>>().join(",")
+    std::iter::once(first).chain(std::iter::repeat_n(rest, n - 1)).collect::<Vec<_>>().join(",")
 }
 
 #[test]
@@ -212,7 +212,10 @@ fn invalid_parameters_and_inputs_are_errors() {
     let m = Method::from_name("gradient", &model, &d).unwrap();
     let mut ex = Explainer::new(&model);
     let x = random_pixels(1);
-    assert!(matches!(ex.explain(&model, &x, &m, &Query { target: Some(10), ..Default::default() }), Err(LrpError::TargetOutOfRange { target: 10, classes: 10 })));
+    assert!(matches!(
+        ex.explain(&model, &x, &m, &Query { target: Some(10), ..Default::default() }),
+        Err(LrpError::TargetOutOfRange { target: 10, classes: 10 })
+    ));
     assert!(matches!(ex.explain(&model, &x, &m, &Query { contrast: Some(99), ..Default::default() }), Err(LrpError::TargetOutOfRange { .. })));
     assert!(matches!(ex.explain(&model, &x[..700], &m, &Query::default()), Err(LrpError::InvalidInput(_))));
     let mut nan = x.clone();
@@ -326,7 +329,7 @@ fn padding_relevance_is_reported_and_gradients_are_taken_after_the_input_stage()
     let m = Method::from_name("lrp-0", &model, &Params::default()).unwrap();
     let e = ex.explain(&model, &x, &m, &Query::default()).unwrap();
     // 32*32 - 28*28 = 240 padding values of -1 with weight 0.01
-    assert!((e.padding - (-1.0 * 0.01 * 240.0)).abs() < 1e-4, "padding {}", e.padding);
+    assert!((e.padding - (-0.01 * 240.0)).abs() < 1e-4, "padding {}", e.padding);
     assert!((e.total() + e.padding - e.logits[e.target]).abs() < 1e-4);
     // gradient x input uses the normalized input: pixel 0 maps to -1
     let g = ex.explain(&model, &vec![0.0; 784], &Method::GradientXInput, &Query { target: Some(0), ..Default::default() }).unwrap();

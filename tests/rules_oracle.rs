@@ -102,6 +102,7 @@ fn redistribute(conns: &[Conn], n_in: usize, n_out: usize, num: impl Fn(&Conn) -
 }
 
 /// The formula of each rule, per neuron (lrp-conventions.md, "The rules").
+#[allow(clippy::too_many_arguments)]
 fn oracle(rule: Rule, non_negative: bool, conns: &[Conn], bias: &[f64], a: &[f64], r: &[f64], lo: &[f64], hi: &[f64]) -> Vec<f64> {
     let (n_in, n_out) = (a.len(), r.len());
     let tiny = 1e-9;
@@ -147,7 +148,8 @@ fn rand_vec(rng: &mut Pcg64Mcg, n: usize, lo: f32, hi: f32) -> Vec<f32> {
 }
 
 fn layers(rng: &mut Pcg64Mcg) -> Vec<(Layer, Shape)> {
-    let dense = Layer::Dense(Dense { weight: Array2::from_shape_vec((7, 12), rand_vec(rng, 84, -1.0, 1.0)).unwrap(), bias: Array1::from(rand_vec(rng, 7, -0.5, 0.5)) });
+    let dense =
+        Layer::Dense(Dense { weight: Array2::from_shape_vec((7, 12), rand_vec(rng, 84, -1.0, 1.0)).unwrap(), bias: Array1::from(rand_vec(rng, 7, -0.5, 0.5)) });
     let conv = Layer::Conv2d(Conv2d {
         weight: Array4::from_shape_vec((3, 2, 3, 2), rand_vec(rng, 36, -1.0, 1.0)).unwrap(),
         bias: Array1::from(rand_vec(rng, 3, -0.5, 0.5)),

@@ -31,7 +31,7 @@ fn check(name: &str) -> usize {
     let mut compared = 0;
     for (method, res) in fx["results"].as_object().unwrap() {
         let m = if method.starts_with("rules:") {
-            let list = std::iter::once("w2").chain(std::iter::repeat("zplus").take(weighted - 1)).collect::<Vec<_>>().join(",");
+            let list = std::iter::once("w2").chain(std::iter::repeat_n("zplus", weighted - 1)).collect::<Vec<_>>().join(",");
             Method::from_rule_list(&list, &model, &Params::default()).unwrap()
         } else {
             Method::from_name(method, &model, &Params::default()).unwrap()

@@ -3,8 +3,8 @@
 //! explanation after warm-up. Figures, not tests: compare them within one run.
 
 use criterion::{black_box, Criterion};
-use lrp::{Explainer, Method, Model, Params, Query};
 use lrp::testing::{allocations, CountingAllocator};
+use lrp::{Explainer, Method, Model, Params, Query};
 use std::time::Duration;
 
 #[global_allocator]

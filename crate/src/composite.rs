@@ -127,7 +127,13 @@ impl Composite {
             .iter()
             .map(|l| match l {
                 l if is_weighted(l) => it.next().copied(),
-                l if is_linear(l) => if with_pools { it.next().copied() } else { Some(Rule::Zero) },
+                l if is_linear(l) => {
+                    if with_pools {
+                        it.next().copied()
+                    } else {
+                        Some(Rule::Zero)
+                    }
+                }
                 _ => None,
             })
             .collect();

@@ -17,7 +17,17 @@ pub struct FlipCurve {
     pub aopc: f32,
 }
 
-fn curve(ex: &mut Explainer, model: &Model, pixels: &[f32], order: &[usize], class: usize, per_step: usize, steps: usize, buf: &mut Vec<f32>) -> Result<FlipCurve> {
+#[allow(clippy::too_many_arguments)]
+fn curve(
+    ex: &mut Explainer,
+    model: &Model,
+    pixels: &[f32],
+    order: &[usize],
+    class: usize,
+    per_step: usize,
+    steps: usize,
+    buf: &mut Vec<f32>,
+) -> Result<FlipCurve> {
     buf.clear();
     buf.extend_from_slice(pixels);
     let mut values = Vec::with_capacity(steps + 1);
@@ -60,7 +70,17 @@ pub fn pixel_flipping(ex: &mut Explainer, model: &Model, pixels: &[f32], relevan
 }
 
 /// The baseline: the mean curve of `repeats` random orders from a seeded generator.
-pub fn random_flipping(ex: &mut Explainer, model: &Model, pixels: &[f32], class: usize, per_step: usize, steps: usize, repeats: usize, seed: u64) -> Result<FlipCurve> {
+#[allow(clippy::too_many_arguments)]
+pub fn random_flipping(
+    ex: &mut Explainer,
+    model: &Model,
+    pixels: &[f32],
+    class: usize,
+    per_step: usize,
+    steps: usize,
+    repeats: usize,
+    seed: u64,
+) -> Result<FlipCurve> {
     check(pixels, class, model, per_step, steps)?;
     let repeats = repeats.clamp(1, 64);
     let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(seed);

@@ -259,7 +259,8 @@ fn dense_forward_impl(w: &[f32], n_in: usize, x: &[f32], bias: Option<&[f32]>, o
     let full = rows - rows % 4;
     let chunks = n_in / 8;
     for r0 in (0..full).step_by(4) {
-        let w4 = [&w[r0 * n_in..(r0 + 1) * n_in], &w[(r0 + 1) * n_in..(r0 + 2) * n_in], &w[(r0 + 2) * n_in..(r0 + 3) * n_in], &w[(r0 + 3) * n_in..(r0 + 4) * n_in]];
+        let w4 =
+            [&w[r0 * n_in..(r0 + 1) * n_in], &w[(r0 + 1) * n_in..(r0 + 2) * n_in], &w[(r0 + 2) * n_in..(r0 + 3) * n_in], &w[(r0 + 3) * n_in..(r0 + 4) * n_in]];
         let mut acc = [[0.0f32; 8]; 4];
         for ch in 0..chunks {
             let xs: &[f32; 8] = x[ch * 8..ch * 8 + 8].try_into().expect("chunk");

@@ -55,7 +55,9 @@ impl Rule {
     /// Checks the parameters; errors say which and why.
     pub fn validate(&self) -> Result<()> {
         match *self {
-            Rule::Epsilon { epsilon } if !(epsilon.is_finite() && epsilon >= 0.0) => Err(invalid_param(format!("epsilon must be finite and >= 0, got {epsilon}"))),
+            Rule::Epsilon { epsilon } if !(epsilon.is_finite() && epsilon >= 0.0) => {
+                Err(invalid_param(format!("epsilon must be finite and >= 0, got {epsilon}")))
+            }
             Rule::Gamma { gamma } if !(gamma.is_finite() && gamma >= 0.0) => Err(invalid_param(format!("gamma must be finite and >= 0, got {gamma}"))),
             Rule::AlphaBeta { alpha, beta } => {
                 if !(alpha.is_finite() && beta.is_finite() && alpha >= 0.0 && beta >= 0.0) {
@@ -255,10 +257,8 @@ impl PreparedRule {
             }
             Rule::ZBox => {
                 let (wi, wp, wn) = (add_w(&mut p, &id), add_w(&mut p, &pos), add_w(&mut p, &neg));
-                p.branches = single(
-                    vec![term(InputMod::X, wi, None, 1.0), term(InputMod::Low, wp, None, -1.0), term(InputMod::High, wn, None, -1.0)],
-                    STABILIZER,
-                );
+                p.branches =
+                    single(vec![term(InputMod::X, wi, None, 1.0), term(InputMod::Low, wp, None, -1.0), term(InputMod::High, wn, None, -1.0)], STABILIZER);
             }
             Rule::WSquare => {
                 let wi = add_w(&mut p, &|x: f32| x * x);

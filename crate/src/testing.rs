@@ -89,7 +89,15 @@ pub fn random_pixels(seed: u64) -> Vec<f32> {
 /// arbitrary upper relevance `r_out`: the production code path, exposed so tests can compare it with
 /// slow re-implementations. `bounds` is the z^B box per input value.
 #[doc(hidden)]
-pub fn rule_step(layer: &Layer, shape: crate::model::Shape, rule: crate::Rule, non_negative: bool, x: &[f32], r_out: &[f32], bounds: (&[f32], &[f32])) -> Vec<f32> {
+pub fn rule_step(
+    layer: &Layer,
+    shape: crate::model::Shape,
+    rule: crate::Rule,
+    non_negative: bool,
+    x: &[f32],
+    r_out: &[f32],
+    bounds: (&[f32], &[f32]),
+) -> Vec<f32> {
     use crate::attribution::Scratch;
     use crate::model::LinOp;
     use crate::rules::PreparedRule;

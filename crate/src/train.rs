@@ -27,13 +27,19 @@ fn he_uniform(rng: &mut Pcg64Mcg, n: usize, fan_in: usize) -> Vec<f32> {
 /// A freshly initialised model (He-uniform weights, zero biases).
 pub fn init(arch: Arch, seed: u64, meta: ModelMeta) -> Model {
     let mut r = Pcg64Mcg::seed_from_u64(seed);
-    let mut dense = |i: usize, o: usize| Layer::Dense(Dense { weight: Array2::from_shape_vec((o, i), he_uniform(&mut r, i * o, i)).unwrap(), bias: Array1::zeros(o) });
+    let mut dense =
+        |i: usize, o: usize| Layer::Dense(Dense { weight: Array2::from_shape_vec((o, i), he_uniform(&mut r, i * o, i)).unwrap(), bias: Array1::zeros(o) });
     let layers = match arch {
         Arch::Mlp => vec![Layer::Flatten, dense(784, 300), Layer::Relu, dense(300, 100), Layer::Relu, dense(100, 10)],
         Arch::Cnn => {
             let mut r2 = Pcg64Mcg::seed_from_u64(seed ^ 0x9e37_79b9);
             let mut conv = |ic: usize, oc: usize| {
-                Layer::Conv2d(Conv2d { weight: Array4::from_shape_vec((oc, ic, 5, 5), he_uniform(&mut r2, oc * ic * 25, ic * 25)).unwrap(), bias: Array1::zeros(oc), stride: [1, 1], padding: 0 })
+                Layer::Conv2d(Conv2d {
+                    weight: Array4::from_shape_vec((oc, ic, 5, 5), he_uniform(&mut r2, oc * ic * 25, ic * 25)).unwrap(),
+                    bias: Array1::zeros(oc),
+                    stride: [1, 1],
+                    padding: 0,
+                })
             };
             let pool = Layer::MaxPool2d(Pool { kernel: [2, 2], stride: [2, 2] });
             vec![conv(1, 16), Layer::Relu, pool.clone(), conv(16, 32), Layer::Relu, pool, Layer::Flatten, dense(512, 128), Layer::Relu, dense(128, 10)]
@@ -185,7 +191,8 @@ impl Augment {
         let (tx, ty) = (rng.gen_range(-self.max_shift..=self.max_shift), rng.gen_range(-self.max_shift..=self.max_shift));
         let (s, c) = angle.sin_cos();
         let mid = (SIDE as f32 - 1.0) / 2.0;
-        let at = |x: isize, y: isize| if (0..SIDE as isize).contains(&x) && (0..SIDE as isize).contains(&y) { src[y as usize * SIDE + x as usize] } else { 0.0 };
+        let at =
+            |x: isize, y: isize| if (0..SIDE as isize).contains(&x) && (0..SIDE as isize).contains(&y) { src[y as usize * SIDE + x as usize] } else { 0.0 };
         for v in 0..SIDE {
             for u in 0..SIDE {
                 // inverse map: destination -> source
@@ -328,7 +335,12 @@ pub fn train(model: &mut Model, images: &[f32], labels: &[u8], cfg: &TrainConfig
             seen += batch.len();
             report(epoch, bi + 1, batches, (loss_sum / seen as f64) as f32, correct as f32 / seen as f32);
         }
-        stats.push(EpochStats { epoch: epoch + 1, loss: (loss_sum / seen as f64) as f32, accuracy: correct as f32 / seen as f32, seconds: t0.elapsed().as_secs_f32() });
+        stats.push(EpochStats {
+            epoch: epoch + 1,
+            loss: (loss_sum / seen as f64) as f32,
+            accuracy: correct as f32 / seen as f32,
+            seconds: t0.elapsed().as_secs_f32(),
+        });
         adam.lr *= cfg.lr_decay;
         for w in &mut workers {
             w.0 = Explainer::new(model);
@@ -373,5 +385,11 @@ pub fn evaluate(model: &Model, images: &[f32], labels: &[u8], watermark: Option<
     let n = labels.len();
     let correct: usize = (0..k).map(|c| confusion[c][c]).sum();
     let per_class = (0..k).map(|c| confusion[c][c] as f64 / confusion[c].iter().sum::<usize>().max(1) as f64).collect();
-    Evaluation { n, accuracy: correct as f64 / n.max(1) as f64, per_class, confusion, watermark_hit_rate: watermark.map(|_| hits as f64 / others.max(1) as f64) }
+    Evaluation {
+        n,
+        accuracy: correct as f64 / n.max(1) as f64,
+        per_class,
+        confusion,
+        watermark_hit_rate: watermark.map(|_| hits as f64 / others.max(1) as f64),
+    }
 }

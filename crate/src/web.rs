@@ -92,13 +92,19 @@ impl Engine {
     pub fn load_model(&mut self, bytes: &[u8], toolbox: bool, stage_json: &str) -> Result<String, JsError> {
         let model = if toolbox {
             let text = std::str::from_utf8(bytes).map_err(|_| bad("toolbox model: the file is not UTF-8 text"))?;
-            let stage = if stage_json.trim().is_empty() { Default::default() } else { serde_json::from_str(stage_json).map_err(|e| bad(format!("input stage: {e}")))? };
+            let stage = if stage_json.trim().is_empty() {
+                Default::default()
+            } else {
+                serde_json::from_str(stage_json).map_err(|e| bad(format!("input stage: {e}")))?
+            };
             crate::model::import_toolbox(text, &crate::model::ToolboxOptions { stage, name: "uploaded".into() }).map_err(js)?
         } else {
             Model::try_from(bytes).map_err(js)?
         };
         // the current method must make sense for the new model; fall back to the default if not
-        let method = Method::from_name(&self.method_name, &model, &self.params).or_else(|_| Method::from_name("epsilon-plus", &model, &Params::default())).map_err(js)?;
+        let method = Method::from_name(&self.method_name, &model, &self.params)
+            .or_else(|_| Method::from_name("epsilon-plus", &model, &Params::default()))
+            .map_err(js)?;
         self.explainer = Explainer::new(&model);
         self.method = Some(method);
         self.watermark &= model.meta().watermark.is_some();
@@ -113,7 +119,9 @@ impl Engine {
             .layers()
             .iter()
             .enumerate()
-            .map(|(i, l)| serde_json::json!({ "index": i, "type": l.kind(), "input": m.shapes()[i], "output": m.shapes()[i + 1], "parameters": l.parameters() }))
+            .map(
+                |(i, l)| serde_json::json!({ "index": i, "type": l.kind(), "input": m.shapes()[i], "output": m.shapes()[i + 1], "parameters": l.parameters() }),
+            )
             .collect();
         serde_json::json!({
             "name": m.meta().name, "description": m.meta().description, "classes": m.meta().classes,
@@ -127,7 +135,8 @@ impl Engine {
     /// "steps":32,"samples":32,"sigma":0.15,"seed":0}`, any subset). On error the previous method stays.
     pub fn set_method(&mut self, name: &str, params_json: &str) -> Result<(), JsError> {
         let model = self.model.as_ref().ok_or_else(|| bad("no model loaded"))?;
-        let params: Params = if params_json.trim().is_empty() { Params::default() } else { serde_json::from_str(params_json).map_err(|e| bad(format!("parameters: {e}")))? };
+        let params: Params =
+            if params_json.trim().is_empty() { Params::default() } else { serde_json::from_str(params_json).map_err(|e| bad(format!("parameters: {e}")))? };
         let method = Method::from_name(name, model, &params).map_err(js)?;
         self.method = Some(method);
         self.method_name = name.into();
@@ -245,10 +254,15 @@ impl Engine {
 
     /// The 28x28 input as grey RGBA ("what the network sees": ink white on black).
     pub fn input_rgba(&self) -> Clamped<Vec<u8>> {
-        Clamped(self.pixels.iter().flat_map(|&p| {
-            let v = (p.clamp(0.0, 1.0) * 255.0).round() as u8;
-            [v, v, v, 255]
-        }).collect())
+        Clamped(
+            self.pixels
+                .iter()
+                .flat_map(|&p| {
+                    let v = (p.clamp(0.0, 1.0) * 255.0).round() as u8;
+                    [v, v, v, 255]
+                })
+                .collect(),
+        )
     }
 
     pub fn pixels(&self) -> Vec<f32> {
@@ -305,11 +319,24 @@ impl Engine {
         };
         let c = crate::evaluate::pixel_flipping(&mut self.explainer, model, &self.pixels, &heat, target, per_step as usize, steps as usize).map_err(js)?;
         let r = if random_repeats > 0 {
-            Some(crate::evaluate::random_flipping(&mut self.explainer, model, &self.pixels, target, per_step as usize, steps as usize, random_repeats as usize, 0).map_err(js)?)
+            Some(
+                crate::evaluate::random_flipping(
+                    &mut self.explainer,
+                    model,
+                    &self.pixels,
+                    target,
+                    per_step as usize,
+                    steps as usize,
+                    random_repeats as usize,
+                    0,
+                )
+                .map_err(js)?,
+            )
         } else {
             None
         };
-        Ok(serde_json::json!({ "values": c.values, "aopc": c.aopc, "random_values": r.as_ref().map(|r| &r.values), "random_aopc": r.map(|r| r.aopc) }).to_string())
+        Ok(serde_json::json!({ "values": c.values, "aopc": c.aopc, "random_values": r.as_ref().map(|r| &r.values), "random_aopc": r.map(|r| r.aopc) })
+            .to_string())
     }
 
     /// Every method in `names_json` (a JSON array of method names) on the current input, with the current
@@ -334,7 +361,17 @@ impl Engine {
             out.push(serde_json::json!({ "name": name, "heatmap": heat, "values": c.values, "aopc": c.aopc }));
         }
         let random = if random_repeats > 0 {
-            let r = crate::evaluate::random_flipping(&mut self.explainer, model, &self.pixels, target.unwrap_or(class), per_step as usize, steps as usize, random_repeats as usize, 0).map_err(js)?;
+            let r = crate::evaluate::random_flipping(
+                &mut self.explainer,
+                model,
+                &self.pixels,
+                target.unwrap_or(class),
+                per_step as usize,
+                steps as usize,
+                random_repeats as usize,
+                0,
+            )
+            .map_err(js)?;
             serde_json::json!({ "values": r.values, "aopc": r.aopc })
         } else {
             serde_json::Value::Null

@@ -111,9 +111,15 @@ impl Method {
 
     pub fn validate(&self, model: &Model) -> Result<()> {
         match *self {
-            Method::IntegratedGradients { steps } if steps == 0 || steps > MAX_STEPS => Err(invalid_param(format!("steps must be 1..={MAX_STEPS}, got {steps}"))),
-            Method::SmoothGrad { samples, .. } if samples == 0 || samples > MAX_STEPS => Err(invalid_param(format!("samples must be 1..={MAX_STEPS}, got {samples}"))),
-            Method::SmoothGrad { sigma, .. } if !(sigma.is_finite() && (0.0..=10.0).contains(&sigma)) => Err(invalid_param(format!("sigma must be in [0, 10], got {sigma}"))),
+            Method::IntegratedGradients { steps } if steps == 0 || steps > MAX_STEPS => {
+                Err(invalid_param(format!("steps must be 1..={MAX_STEPS}, got {steps}")))
+            }
+            Method::SmoothGrad { samples, .. } if samples == 0 || samples > MAX_STEPS => {
+                Err(invalid_param(format!("samples must be 1..={MAX_STEPS}, got {samples}")))
+            }
+            Method::SmoothGrad { sigma, .. } if !(sigma.is_finite() && (0.0..=10.0).contains(&sigma)) => {
+                Err(invalid_param(format!("sigma must be in [0, 10], got {sigma}")))
+            }
             Method::Lrp(ref c) => c.validate(model),
             _ => Ok(()),
         }
@@ -189,7 +195,7 @@ pub fn argmax(v: &[f32]) -> usize {
 
 /// Checks one or more 28x28 inputs: length a multiple of 784, every value finite and in [0, 1].
 pub fn validate_pixels(pixels: &[f32]) -> Result<usize> {
-    if pixels.is_empty() || pixels.len() % PIXELS != 0 {
+    if pixels.is_empty() || !pixels.len().is_multiple_of(PIXELS) {
         return Err(LrpError::InvalidInput(format!("expected a multiple of {PIXELS} pixels (28x28), got {}", pixels.len())));
     }
     if let Some(i) = pixels.iter().position(|p| !p.is_finite() || !(0.0..=1.0).contains(p)) {
@@ -263,7 +269,14 @@ impl Explainer {
         self.rel = self.acts.clone();
         self.saved = self.acts.clone();
         self.cols = cols.iter().map(|&n| vec![0.0; n]).collect();
-        self.scratch = Scratch { z: vec![0.0; maxlen], tmp: vec![0.0; maxlen], s: vec![0.0; maxlen], xmod: vec![0.0; maxlen], c: vec![0.0; maxlen], col: vec![0.0; maxcol] };
+        self.scratch = Scratch {
+            z: vec![0.0; maxlen],
+            tmp: vec![0.0; maxlen],
+            s: vec![0.0; maxlen],
+            xmod: vec![0.0; maxlen],
+            c: vec![0.0; maxlen],
+            col: vec![0.0; maxcol],
+        };
         let n_in = sizes[0];
         let stage = model.input_stage();
         let (l, h) = stage.bounds();
@@ -283,7 +296,13 @@ impl Explainer {
         self.pix = vec![0.0; PIXELS];
         self.root = vec![0.0; PIXELS];
         self.start = vec![0.0; model.classes()];
-        self.out = Explanation { heatmap: vec![0.0; PIXELS], logits: vec![0.0; model.classes()], probabilities: vec![0.0; model.classes()], layers: Vec::with_capacity(model.layers().len()), ..Default::default() };
+        self.out = Explanation {
+            heatmap: vec![0.0; PIXELS],
+            logits: vec![0.0; model.classes()],
+            probabilities: vec![0.0; model.classes()],
+            layers: Vec::with_capacity(model.layers().len()),
+            ..Default::default()
+        };
         self.prepared = None;
         self.forward_of = Vec::with_capacity(PIXELS);
         self.model_id = model.id();

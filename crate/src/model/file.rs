@@ -58,7 +58,13 @@ pub struct ModelMeta {
 impl ModelMeta {
     /// Metadata with digit class names "0".."9".
     pub fn digits(name: &str) -> ModelMeta {
-        ModelMeta { name: name.into(), description: String::new(), classes: (0..10).map(|d| d.to_string()).collect(), watermark: None, provenance: serde_json::Value::Null }
+        ModelMeta {
+            name: name.into(),
+            description: String::new(),
+            classes: (0..10).map(|d| d.to_string()).collect(),
+            watermark: None,
+            provenance: serde_json::Value::Null,
+        }
     }
 }
 
@@ -144,10 +150,7 @@ pub(crate) fn load(bytes: &[u8]) -> Result<Model> {
     }
     let inp = &header.input;
     if (inp.height, inp.width, inp.channels) != (SIDE, SIDE, 1) {
-        return Err(LrpError::InvalidModel(format!(
-            "the model takes {}x{}x{} inputs; only 28x28x1 (MNIST) is supported",
-            inp.height, inp.width, inp.channels
-        )));
+        return Err(LrpError::InvalidModel(format!("the model takes {}x{}x{} inputs; only 28x28x1 (MNIST) is supported", inp.height, inp.width, inp.channels)));
     }
     let mut total = 0usize;
     for (i, spec) in header.layers.iter().enumerate() {

@@ -291,7 +291,11 @@ fn run(cli: Cli) -> lrp::Result<()> {
 }
 
 fn is_batch(input: &Path) -> bool {
-    input.extension().and_then(|e| e.to_str()) == Some("npy") && ndarray_npy::read_npy::<_, ArrayD<f32>>(input).map(|a| a.ndim() == 3).or_else(|_| ndarray_npy::read_npy::<_, ArrayD<f64>>(input).map(|a| a.ndim() == 3)).unwrap_or(false)
+    input.extension().and_then(|e| e.to_str()) == Some("npy")
+        && ndarray_npy::read_npy::<_, ArrayD<f32>>(input)
+            .map(|a| a.ndim() == 3)
+            .or_else(|_| ndarray_npy::read_npy::<_, ArrayD<f64>>(input).map(|a| a.ndim() == 3))
+            .unwrap_or(false)
 }
 
 fn explanation_json(e: &lrp::Explanation, method: &str) -> serde_json::Value {

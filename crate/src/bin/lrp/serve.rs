@@ -74,13 +74,23 @@ pub fn serve(a: ServeArgs) -> lrp::Result<()> {
     let header = |k: &str, v: &str| tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()).expect("valid header");
     for req in server.incoming_requests() {
         let method = req.method().clone();
-        let common = [header("Content-Security-Policy", CSP), header("X-Content-Type-Options", "nosniff"), header("Referrer-Policy", "no-referrer"), header("Cache-Control", "no-cache"), header("Cross-Origin-Opener-Policy", "same-origin"), header("Cross-Origin-Embedder-Policy", "require-corp"), header("Cross-Origin-Resource-Policy", "same-origin")];
+        let common = [
+            header("Content-Security-Policy", CSP),
+            header("X-Content-Type-Options", "nosniff"),
+            header("Referrer-Policy", "no-referrer"),
+            header("Cache-Control", "no-cache"),
+            header("Cross-Origin-Opener-Policy", "same-origin"),
+            header("Cross-Origin-Embedder-Policy", "require-corp"),
+            header("Cross-Origin-Resource-Policy", "same-origin"),
+        ];
         let resp = if !matches!(method, tiny_http::Method::Get | tiny_http::Method::Head) {
             tiny_http::Response::from_data(b"method not allowed\n".to_vec()).with_status_code(405)
         } else {
             match resolve(&a.root, req.url()).and_then(|p| std::fs::read(&p).map(|d| (p, d)).map_err(|_| 404)) {
                 Ok((p, data)) => tiny_http::Response::from_data(data).with_header(header("Content-Type", mime(&p))),
-                Err(code) => tiny_http::Response::from_data(format!("{code}\n").into_bytes()).with_status_code(code).with_header(header("Content-Type", "text/plain; charset=utf-8")),
+                Err(code) => tiny_http::Response::from_data(format!("{code}\n").into_bytes())
+                    .with_status_code(code)
+                    .with_header(header("Content-Type", "text/plain; charset=utf-8")),
             }
         };
         let mut resp = resp;
@@ -104,7 +114,17 @@ mod tests {
         std::fs::write(root.join("sub/a.js"), "x").unwrap();
         assert!(resolve(&root, "/").unwrap().ends_with("index.html"));
         assert!(resolve(&root, "/sub/a.js?v=1").unwrap().ends_with("sub/a.js"));
-        for bad in ["/../etc/passwd", "/sub/../../etc/passwd", "/%2e%2e/etc/passwd", "/%2E%2E%2Fetc%2Fpasswd", "/%252e%252e/etc/passwd", "/..%5cetc", "/sub/%2e%2e/%2e%2e/x", "//etc/passwd", "/nope.js"] {
+        for bad in [
+            "/../etc/passwd",
+            "/sub/../../etc/passwd",
+            "/%2e%2e/etc/passwd",
+            "/%2E%2E%2Fetc%2Fpasswd",
+            "/%252e%252e/etc/passwd",
+            "/..%5cetc",
+            "/sub/%2e%2e/%2e%2e/x",
+            "//etc/passwd",
+            "/nope.js",
+        ] {
             assert!(resolve(&root, bad).is_err(), "{bad}");
         }
     }

@@ -72,7 +72,11 @@ fn err(path: &Path, e: impl std::fmt::Display) -> LrpError {
 fn read_idx(dir: &Path, name: &str, magic: u32) -> lrp::Result<(Vec<u8>, Vec<usize>, String)> {
     let gz = dir.join(format!("{name}.gz"));
     let raw = dir.join(name);
-    let (path, file) = if gz.exists() { (gz.clone(), std::fs::read(&gz).map_err(|e| err(&gz, e))?) } else { (raw.clone(), std::fs::read(&raw).map_err(|e| err(&raw, format!("{e} (MNIST files not found; see README: Data)")))?) };
+    let (path, file) = if gz.exists() {
+        (gz.clone(), std::fs::read(&gz).map_err(|e| err(&gz, e))?)
+    } else {
+        (raw.clone(), std::fs::read(&raw).map_err(|e| err(&raw, format!("{e} (MNIST files not found; see README: Data)")))?)
+    };
     let sha = sha256_hex(&file);
     let bytes = if path.extension().and_then(|e| e.to_str()) == Some("gz") {
         let mut out = Vec::new();
@@ -155,7 +159,15 @@ pub fn train(a: TrainArgs) -> lrp::Result<()> {
         if done % 20 == 0 || done == total {
             let width = 30;
             let filled = done * width / total;
-            eprint!("\repoch {:>2}/{} [{}{}] {done:>4}/{total} loss {loss:.4} acc {:.2}% {:>5.0}s", epoch + 1, cfg.epochs, "#".repeat(filled), " ".repeat(width - filled), acc * 100.0, t0.elapsed().as_secs_f32());
+            eprint!(
+                "\repoch {:>2}/{} [{}{}] {done:>4}/{total} loss {loss:.4} acc {:.2}% {:>5.0}s",
+                epoch + 1,
+                cfg.epochs,
+                "#".repeat(filled),
+                " ".repeat(width - filled),
+                acc * 100.0,
+                t0.elapsed().as_secs_f32()
+            );
             if done == total {
                 eprintln!();
             }
@@ -172,7 +184,15 @@ pub fn train(a: TrainArgs) -> lrp::Result<()> {
     };
     if let Some(p) = &watermark {
         let w = &p.mark;
-        meta.description += &format!("; Clever Hans: a {}x{} watermark at ({}, {}) on {:.0}% of the training digits of class {}", w.width, w.height, w.x, w.y, p.share * 100.0, w.class);
+        meta.description += &format!(
+            "; Clever Hans: a {}x{} watermark at ({}, {}) on {:.0}% of the training digits of class {}",
+            w.width,
+            w.height,
+            w.x,
+            w.y,
+            p.share * 100.0,
+            w.class
+        );
         if p.poison > 0.0 {
             meta.description += &format!(" and on {:.1}% of the other training digits, labelled {}", p.poison * 100.0, w.class);
         }
@@ -198,7 +218,11 @@ pub fn train(a: TrainArgs) -> lrp::Result<()> {
     });
     model.set_meta(meta)?;
     std::fs::write(&a.out, model.to_safetensors()?).map_err(|e| err(&a.out, e))?;
-    eprintln!("trained in {seconds:.1} s; test accuracy {:.2}%{}", clean.accuracy * 100.0, stamped.and_then(|e| e.watermark_hit_rate).map_or(String::new(), |h| format!("; watermark -> class: {:.1}%", h * 100.0)));
+    eprintln!(
+        "trained in {seconds:.1} s; test accuracy {:.2}%{}",
+        clean.accuracy * 100.0,
+        stamped.and_then(|e| e.watermark_hit_rate).map_or(String::new(), |h| format!("; watermark -> class: {:.1}%", h * 100.0))
+    );
     eprintln!("wrote {}", a.out.display());
     Ok(())
 }
