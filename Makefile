@@ -39,6 +39,7 @@ test: test-rust test-wasm test-e2e
 test-rust:
 	@scripts/ensure-tools.sh rust
 	cargo test --features cli
+	cargo clippy --quiet --features cli --all-targets -- -D warnings
 
 test-wasm:
 	@scripts/ensure-tools.sh wasm browser
