@@ -110,6 +110,12 @@ for (const w of wasm.out) {
   console.log(`${w.model.padEnd(6)} ${w.task.padEnd(22)} ${f(nat?.median_us)} ${f(nat?.p95_us)} ${f(w.median_us)} ${f(w.p95_us)} ${(nat ? (w.median_us / nat.median_us).toFixed(2) : '').padStart(12)}`);
 }
 
+if (process.env.BENCH_ONLY_WASM) {
+  await browser.close();
+  server.stop();
+  process.exit(0);
+}
+
 const rows = [];
 // warm-up
 await run('epsilon-plus', false);
