@@ -2,25 +2,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { startServer, launch, openPage, drawDigit, clearPad, heatmapPixels, settled, seq, ARTIFACTS } from './helpers.mjs';
+import { session, openPage, drawDigit, clearPad, heatmapPixels, settled, seq, ARTIFACTS } from './helpers.mjs';
 
-let server;
-let browser;
-let ctx;
-
-before(async () => {
-  server = await startServer();
-  browser = await launch();
-  ctx = await openPage(browser, server.url);
-});
-
-after(async () => {
-  await browser?.close();
-  server?.stop();
-});
+const S = session({ before, after });
 
 test('the page loads with every model and method and no console error', async () => {
-  const { page, problems } = ctx;
+  const { page, problems } = S.ctx;
   const models = await page.$$eval('#model option', (o) => o.map((x) => x.value));
   assert.deepEqual(models, ['cnn', 'mlp', 'clever-hans']);
   const methods = await page.$$eval('#method option', (o) => o.map((x) => x.value));
@@ -31,7 +18,7 @@ test('the page loads with every model and method and no console error', async ()
 });
 
 test('drawing each digit 0-9 with the mouse gives the right class', async () => {
-  const { page } = ctx;
+  const { page } = S.ctx;
   const got = [];
   for (let d = 0; d <= 9; d++) {
     await clearPad(page);
@@ -43,7 +30,7 @@ test('drawing each digit 0-9 with the mouse gives the right class', async () => 
 });
 
 test('the heatmap is non-blank and changes with the method', async () => {
-  const { page } = ctx;
+  const { page } = S.ctx;
   await clearPad(page);
   await drawDigit(page, 3);
   const a = await heatmapPixels(page);
@@ -62,7 +49,7 @@ test('the heatmap is non-blank and changes with the method', async () => {
 });
 
 test('the heatmap on the drawing is aligned with the ink', async () => {
-  const { page } = ctx;
+  const { page } = S.ctx;
   await clearPad(page);
   // a small 7 in the top-left corner of the pad: preprocessing moves and scales it a lot
   const small = [[[40, 40], [50, 40], [60, 40], [70, 40], [80, 40], [74, 52], [68, 64], [62, 76], [56, 88], [52, 100]]];
@@ -92,7 +79,7 @@ test('the heatmap on the drawing is aligned with the ink', async () => {
 });
 
 test('switching model and method works', async () => {
-  const { page, problems } = ctx;
+  const { page, problems } = S.ctx;
   await clearPad(page);
   await drawDigit(page, 7);
   for (const model of ['mlp', 'clever-hans', 'cnn']) {
@@ -111,7 +98,7 @@ test('switching model and method works', async () => {
 });
 
 test('a broken model file shows an error and the page keeps working', async () => {
-  const { page } = ctx;
+  const { page } = S.ctx;
   await clearPad(page);
   await drawDigit(page, 2);
   await page.setInputFiles('#model-file', { name: 'broken.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from('this is not a model at all') });

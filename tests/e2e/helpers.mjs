@@ -112,3 +112,19 @@ export async function heatmapPixels(page, selector = '#heatmap') {
     return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data);
   }, selector);
 }
+
+// One server, one browser and one page for a test file: registers the before/after hooks and returns
+// an object whose `server`, `browser` and `ctx` (from openPage) are set once `before` has run.
+export function session(hooks) {
+  const s = {};
+  hooks.before(async () => {
+    s.server = await startServer();
+    s.browser = await launch();
+    s.ctx = await openPage(s.browser, s.server.url);
+  });
+  hooks.after(async () => {
+    await s.browser?.close();
+    s.server?.stop();
+  });
+  return s;
+}

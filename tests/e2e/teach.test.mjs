@@ -5,22 +5,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { startServer, launch, openPage, drawDigit, clearPad, heatmapPixels, settled, seq, ARTIFACTS } from './helpers.mjs';
+import { session, openPage, drawDigit, clearPad, heatmapPixels, settled, seq, ARTIFACTS } from './helpers.mjs';
 
-let server;
-let browser;
-let ctx;
-
-before(async () => {
-  server = await startServer();
-  browser = await launch();
-  ctx = await openPage(browser, server.url);
-});
-
-after(async () => {
-  await browser?.close();
-  server?.stop();
-});
+const S = session({ before, after });
 
 const shot = (page, name, selector) => (selector ? page.locator(selector).screenshot({ path: path.join(ARTIFACTS, `${name}.png`) }) : page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`) }));
 
@@ -31,7 +18,7 @@ async function change(page, fn) {
 }
 
 test('rule playground: a rule per layer from the layer view, presets as buttons', async () => {
-  const { page, problems } = ctx;
+  const { page, problems } = S.ctx;
   await clearPad(page);
   await drawDigit(page, 3);
   await change(page, () => page.check('#show-layers'));
@@ -52,7 +39,7 @@ test('rule playground: a rule per layer from the layer view, presets as buttons'
 });
 
 test('method comparison and pixel flipping: every method, ranked by AOPC against random', async () => {
-  const { page } = ctx;
+  const { page } = S.ctx;
   await page.check('#show-compare');
   await page.waitForFunction(() => document.querySelectorAll('#compare-grid figure').length === 15);
   const ranking = await page.$$eval('#flip-ranking li', (li) => li.map((x) => ({ m: x.dataset.method, aopc: Number(x.dataset.aopc) })));
@@ -71,7 +58,7 @@ test('method comparison and pixel flipping: every method, ranked by AOPC against
 });
 
 test('equivalences and pitfalls: LRP-0 = Gradient x Input, the Taylor root point, softmax', async () => {
-  const { page } = ctx;
+  const { page } = S.ctx;
   await page.check('#show-equiv');
   await page.waitForFunction(() => document.querySelector('#eq-diff-value').dataset.relative !== undefined);
   const rel = Number(await page.getAttribute('#eq-diff-value', 'data-relative'));
@@ -84,7 +71,7 @@ test('equivalences and pitfalls: LRP-0 = Gradient x Input, the Taylor root point
 });
 
 test('Clever Hans: the watermark flips the prediction and the heatmap lights up the corner', async () => {
-  const { page } = ctx;
+  const { page } = S.ctx;
   await change(page, () => page.selectOption('#model', 'clever-hans'));
   await clearPad(page);
   await drawDigit(page, 3);
@@ -106,7 +93,7 @@ test('Clever Hans: the watermark flips the prediction and the heatmap lights up 
 });
 
 test('why this and not that: contrast picked by clicking the bars', async () => {
-  const { page } = ctx;
+  const { page } = S.ctx;
   await clearPad(page);
   await drawDigit(page, 3);
   await change(page, () => page.click('#bars .bar[data-class="3"]'));
@@ -119,7 +106,7 @@ test('why this and not that: contrast picked by clicking the bars', async () => 
 });
 
 test('share link restores the same prediction and heatmap; PNG and JSON export', async () => {
-  const { page } = ctx;
+  const { page } = S.ctx;
   await clearPad(page);
   await drawDigit(page, 5);
   await change(page, () => page.selectOption('#method', 'lrp-gamma'));
@@ -129,7 +116,7 @@ test('share link restores the same prediction and heatmap; PNG and JSON export',
   const heat = await heatmapPixels(page);
   const cls = await page.getAttribute('#prediction', 'data-class');
   // a new visitor (fresh storage) opens the link
-  const other = await openPage(browser, url);
+  const other = await openPage(S.browser, url);
   await other.page.waitForFunction(() => document.querySelector('#prediction').dataset.class !== '');
   await other.page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
   assert.equal(await other.page.getAttribute('#prediction', 'data-class'), cls);
@@ -149,7 +136,7 @@ test('share link restores the same prediction and heatmap; PNG and JSON export',
 });
 
 test('a short guided tour opens on the first visit, steps through, and can be skipped', async () => {
-  const first = await openPage(browser, server.url, { firstVisit: true });
+  const first = await openPage(S.browser, S.server.url, { firstVisit: true });
   const { page } = first;
   await page.waitForFunction(() => !document.querySelector('#tour').hidden);
   assert.match(await page.textContent('#tour-text'), /^1\/6/);
