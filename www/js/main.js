@@ -21,7 +21,7 @@ let teach = null;
 const heat28 = document.createElement('canvas');
 heat28.width = 28;
 heat28.height = 28;
-const state = { target: -1, contrast: -1, info: null, pending: false, digits: 0, cursor: 0, lastAnnounced: '', uploaded: null, restoring: false, final: true, customRules: null };
+const state = { target: -1, contrast: -1, info: null, pending: false, digits: 0, cursor: 0, lastAnnounced: '', restoring: false, final: true, customRules: null };
 
 function showError(msg) {
   const el = $('error');
