@@ -1,10 +1,10 @@
 //! Tiny cases computed by hand, exact numbers in the comments.
 #![cfg(not(target_arch = "wasm32"))]
 
-use lrp::model::{Dense, InputStage, Layer, Model, ModelMeta, Pool, Shape};
+use lrp::model::{Conv2d, Dense, InputStage, Layer, Model, ModelMeta, Pool, Shape};
 use lrp::testing::rule_step;
 use lrp::{Explainer, Method, Params, Query, Rule};
-use ndarray::{Array1, Array2};
+use ndarray::{Array1, Array2, Array4};
 
 /// One neuron, two inputs: x = (1, 2), w = (2, -1), b = 0.5, so z = 2 - 2 + 0.5 = 0.5; R_out = 1.
 fn one_neuron(rule: Rule) -> Vec<f32> {
@@ -93,6 +93,42 @@ fn max_pool_splits_ties_equally() {
     let g = ex.explain(&model, &x, &Method::Gradient, &Query::default()).unwrap();
     assert_eq!(g.heatmap[3 * 28 + 4], 0.5);
     assert_eq!(g.heatmap[10 * 28 + 1], 0.5);
+}
+
+#[test]
+fn two_by_two_max_pool_on_an_odd_size_matches_brute_force() {
+    // a 2x2 convolution that copies its top-left tap turns the 28x28 input into its 27x27 corner; a
+    // 2x2 pool of that is 13x13 (row and column 26 are in no window). Logit 0 = sum_j w_j * max(window j).
+    let mut k = Array4::zeros((1, 1, 2, 2));
+    k[[0, 0, 0, 0]] = 1.0;
+    let weights: Vec<f32> = (0..169).map(|j| ((j * 37) % 23) as f32 / 8.0 - 1.375).collect();
+    let mut w = Array2::zeros((2, 169));
+    w.row_mut(0).assign(&Array1::from(weights.clone()));
+    let layers = vec![
+        Layer::Conv2d(Conv2d { weight: k, bias: Array1::zeros(1), stride: [1, 1], padding: 0 }),
+        Layer::MaxPool2d(Pool { kernel: [2, 2], stride: [2, 2] }),
+        Layer::Flatten,
+        Layer::Dense(Dense { weight: w, bias: Array1::zeros(2) }),
+    ];
+    let mut meta = ModelMeta::digits("odd-pool");
+    meta.classes.truncate(2);
+    let model = Model::new(InputStage::default(), layers, meta).unwrap();
+    // quarter steps: every product and sum below is exact in f32; a few windows hold ties
+    let x: Vec<f32> = (0..784).map(|i| ((i * 7919) % 5) as f32 / 4.0).collect();
+    let (mut logit, mut grad) = (0.0f32, vec![0.0f32; 784]);
+    for (j, &wj) in weights.iter().enumerate() {
+        let (oy, ox) = (j / 13, j % 13);
+        let window = [0, 1, 28, 29].map(|d| (2 * oy) * 28 + 2 * ox + d);
+        let m = window.iter().map(|&i| x[i]).fold(f32::MIN, f32::max);
+        let ties = window.iter().filter(|&&i| x[i] == m).count() as f32;
+        logit += wj * m;
+        window.iter().filter(|&&i| x[i] == m).for_each(|&i| grad[i] = wj / ties);
+    }
+    let mut ex = Explainer::new(&model);
+    let g = ex.explain(&model, &x, &Method::Gradient, &Query { target: Some(0), ..Default::default() }).unwrap();
+    assert_eq!(g.logits[0], logit);
+    assert_eq!(g.heatmap, grad);
+    assert!((0..28).all(|i| g.heatmap[26 * 28 + i] == 0.0 && g.heatmap[i * 28 + 26] == 0.0 && g.heatmap[i * 28 + 27] == 0.0));
 }
 
 #[test]

@@ -16,6 +16,12 @@ fn engine() -> Engine {
 }
 
 #[wasm_bindgen_test]
+fn kernels_add_in_the_documented_order() {
+    // the same check as tests/kernels.rs natively: the simd128 kernels give the bits of the native ones
+    assert_eq!(lrp::testing::kernel_mismatch(), None);
+}
+
+#[wasm_bindgen_test]
 fn explains_a_drawing_end_to_end() {
     let mut e = engine();
     // a 100x100 white canvas with a black bar

@@ -1,10 +1,13 @@
 //! A loop for profilers (`perf record`, `valgrind --tool=callgrind`): explains MNIST-like inputs with a
-//! method many times. `cargo run --release --example profile -- METHOD N`.
+//! method many times. `cargo run --release --example profile -- METHOD N [MODEL]` (MODEL: a name in
+//! `models/`, default `cnn`).
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let method = args.get(1).map_or("epsilon-plus", String::as_str);
     let n: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(2000);
-    let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../models/cnn.safetensors")).expect("models/cnn.safetensors");
+    let name = args.get(3).map_or("cnn", String::as_str);
+    let path = format!("{}/../models/{name}.safetensors", env!("CARGO_MANIFEST_DIR"));
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let model = lrp::Model::try_from(bytes.as_slice()).unwrap();
     let m = lrp::Method::from_name(method, &model, &lrp::Params::default()).unwrap();
     let mut ex = lrp::Explainer::new(&model);

@@ -7,20 +7,143 @@
 #[inline(always)]
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     debug_assert_eq!(a.len(), b.len());
-    let mut acc = [0.0f32; 8];
-    let ca = a.chunks_exact(8);
-    let cb = b.chunks_exact(8);
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for i in 0..8 {
-            acc[i] += x[i] * y[i];
-        }
-    }
-    let mut s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-    for (x, y) in ra.iter().zip(rb) {
+    let n = a.len().min(b.len());
+    let [acc] = lanes([a], b, n / 8);
+    let mut s = reduce8(&acc);
+    for (x, y) in a[n / 8 * 8..n].iter().zip(&b[n / 8 * 8..n]) {
         s += x * y;
     }
     s
+}
+
+/// The fixed order in which the eight lanes of [`lanes`] are added up.
+#[inline(always)]
+fn reduce8(acc: &[f32; 8]) -> f32 {
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))
+}
+
+/// For each of `R` rows: the eight lane sums `acc[i] = sum_c row[8c + i] * x[8c + i]` over the first
+/// `chunks` chunks of eight (the rows share the loads of `x`).
+#[cfg(not(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128"))))]
+#[inline(always)]
+fn lanes<const R: usize>(rows: [&[f32]; R], x: &[f32], chunks: usize) -> [[f32; 8]; R] {
+    let mut acc = [[0.0f32; 8]; R];
+    for ch in 0..chunks {
+        let xs: &[f32; 8] = x[ch * 8..ch * 8 + 8].try_into().expect("chunk");
+        for (a, row) in acc.iter_mut().zip(&rows) {
+            let ws: &[f32; 8] = row[ch * 8..ch * 8 + 8].try_into().expect("chunk");
+            for i in 0..8 {
+                a[i] += ws[i] * xs[i];
+            }
+        }
+    }
+    acc
+}
+
+/// [`lanes`] with explicit four-lane vectors, two per row. (Left to itself, LLVM vectorised the plain
+/// loop across the rows instead, with a shuffle per load: 3x slower natively, 4x in wasm.)
+#[cfg(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128")))]
+#[inline(always)]
+fn lanes<const R: usize>(rows: [&[f32]; R], x: &[f32], chunks: usize) -> [[f32; 8]; R] {
+    assert!(chunks * 8 <= x.len() && rows.iter().all(|r| chunks * 8 <= r.len()));
+    let mut acc = [[v4::splat(0.0); 2]; R];
+    for ch in 0..chunks {
+        // SAFETY: ch * 8 + 8 <= chunks * 8 <= the length of `x` and of every row (assert above).
+        unsafe {
+            let xp = x.as_ptr().add(ch * 8);
+            let (x0, x1) = (v4::load(xp), v4::load(xp.add(4)));
+            for (a, row) in acc.iter_mut().zip(&rows) {
+                let wp = row.as_ptr().add(ch * 8);
+                a[0] = v4::add(a[0], v4::mul(v4::load(wp), x0));
+                a[1] = v4::add(a[1], v4::mul(v4::load(wp.add(4)), x1));
+            }
+        }
+    }
+    acc.map(|a| {
+        let mut o = [0.0f32; 8];
+        // SAFETY: `o` holds eight floats.
+        unsafe {
+            v4::store(o.as_mut_ptr(), a[0]);
+            v4::store(o.as_mut_ptr().add(4), a[1]);
+        }
+        o
+    })
+}
+
+/// Four-lane `f32` vectors for the kernels written with intrinsics: SSE on x86-64 (part of every
+/// x86-64 CPU; inside the AVX2 builds of the kernels it is VEX-encoded), `simd128` in wasm. Plain
+/// `mul` then `add` (no fused multiply-add), so these kernels give the bits of the plain loops.
+#[cfg(target_arch = "x86_64")]
+mod v4 {
+    use std::arch::x86_64::{__m128, _mm_add_ps, _mm_loadu_ps, _mm_mul_ps, _mm_set1_ps, _mm_storeu_ps};
+    // SAFETY (every block below): SSE is part of the x86-64 baseline, every x86-64 CPU has it.
+
+    #[inline(always)]
+    pub fn splat(v: f32) -> __m128 {
+        unsafe { _mm_set1_ps(v) }
+    }
+    #[inline(always)]
+    pub fn add(a: __m128, b: __m128) -> __m128 {
+        unsafe { _mm_add_ps(a, b) }
+    }
+    #[inline(always)]
+    pub fn mul(a: __m128, b: __m128) -> __m128 {
+        unsafe { _mm_mul_ps(a, b) }
+    }
+    /// # Safety
+    /// `p` points to four readable floats (any alignment).
+    #[inline(always)]
+    pub unsafe fn load(p: *const f32) -> __m128 {
+        _mm_loadu_ps(p)
+    }
+    /// # Safety
+    /// `p` points to four writable floats (any alignment).
+    #[inline(always)]
+    pub unsafe fn store(p: *mut f32, v: __m128) {
+        _mm_storeu_ps(p, v)
+    }
+}
+
+/// See the x86-64 `v4` above: the same five operations with wasm `simd128`.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod v4 {
+    pub use core::arch::wasm32::{f32x4_add as add, f32x4_mul as mul, f32x4_splat as splat};
+    use core::arch::wasm32::{v128, v128_load, v128_store};
+
+    /// # Safety
+    /// `p` points to four readable floats (any alignment).
+    #[inline(always)]
+    pub unsafe fn load(p: *const f32) -> v128 {
+        v128_load(p as *const v128)
+    }
+    /// # Safety
+    /// `p` points to four writable floats (any alignment).
+    #[inline(always)]
+    pub unsafe fn store(p: *mut f32, v: v128) {
+        v128_store(p as *mut v128, v)
+    }
+}
+
+/// `max(a, b)` as one compare and select: `b` if `a < b`, else `a` (wasm's `pmax`). For numbers that
+/// are not NaN it equals `f32::max`, which must also handle NaN and costs a sequence of instructions
+/// in wasm (it has no such instruction); this one is `maxss` natively and `f32x4.pmax` when vectorised.
+#[inline(always)]
+pub fn pmax(a: f32, b: f32) -> f32 {
+    if a < b {
+        b
+    } else {
+        a
+    }
+}
+
+/// `min(a, b)` as one compare and select: `b` if `b < a`, else `a` (wasm's `pmin`; see [`pmax`]).
+#[inline(always)]
+pub fn pmin(a: f32, b: f32) -> f32 {
+    if b < a {
+        b
+    } else {
+        a
+    }
 }
 
 /// `y += alpha * x`.
@@ -182,16 +305,19 @@ impl Iterator for WindowInputs {
 }
 
 /// Rows and columns of the register tile of the two matrix products: 4 x 16 floats natively (8 AVX
-/// registers). In wasm, 4 x 32 measured fastest in Chromium (4 x 8, 2 x 16 and 4 x 64 were slower).
+/// registers, written as plain loops that LLVM vectorises), 4 x 8 in wasm (8 `v128` accumulators,
+/// written with `simd128` intrinsics: LLVM's own vectorisation of the plain loops ran 1.8x slower in
+/// Chromium, and wider tiles spill V8's 16 vector registers).
 const TR: usize = 4;
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 const TC: usize = 16;
-#[cfg(target_arch = "wasm32")]
-const TC: usize = 32;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+const TC: usize = 8;
 
 /// `out[r, j..j+TC] = init[r] + sum_t a(r, t) * b[t, j..j+TC]` for the four rows from `r0`, where
 /// `a(r, t) = a[r * ars + t * ats]`: a register-tiled kernel (four accumulators of `TC` floats) shared
 /// by the convolution and its transpose.
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn tile4(a: &[f32], ars: usize, ats: usize, r0: usize, b: &[f32], t_len: usize, p: usize, j: usize, init: [f32; TR], out: &mut [f32]) {
@@ -212,7 +338,45 @@ fn tile4(a: &[f32], ars: usize, ats: usize, r0: usize, b: &[f32], t_len: usize, 
     }
 }
 
-/// `out[r, j] = init(r) + sum_t a(r, t) * b[t, j]` for all `rows` x `p`: four-row tiles of 16 columns,
+/// The same tile with wasm `simd128` intrinsics: the same products and sums in the same order (no
+/// fused multiply-add), so the results are bit for bit those of the native build.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn tile4(a: &[f32], ars: usize, ats: usize, r0: usize, b: &[f32], t_len: usize, p: usize, j: usize, init: [f32; TR], out: &mut [f32]) {
+    if t_len == 0 {
+        for (r, &v) in init.iter().enumerate() {
+            out[(r0 + r) * p + j..(r0 + r) * p + j + TC].fill(v);
+        }
+        return;
+    }
+    // every index the loops below touch, checked once
+    assert!((t_len - 1) * p + j + TC <= b.len() && (r0 + TR - 1) * ars + (t_len - 1) * ats < a.len() && (r0 + TR - 1) * p + j + TC <= out.len());
+    let mut c = init.map(|v| [v4::splat(v); 2]);
+    for t in 0..t_len {
+        // SAFETY: t * p + j + 8 <= b.len() and (r0 + r) * ars + t * ats < a.len() by the assert above.
+        let (b0, b1, rows) = unsafe {
+            let bt = b.as_ptr().add(t * p + j);
+            let ar = a.as_ptr().add(r0 * ars + t * ats);
+            (v4::load(bt), v4::load(bt.add(4)), [*ar, *ar.add(ars), *ar.add(2 * ars), *ar.add(3 * ars)])
+        };
+        for (cr, &av) in c.iter_mut().zip(&rows) {
+            let av = v4::splat(av);
+            cr[0] = v4::add(cr[0], v4::mul(av, b0));
+            cr[1] = v4::add(cr[1], v4::mul(av, b1));
+        }
+    }
+    for (r, cr) in c.iter().enumerate() {
+        // SAFETY: (r0 + r) * p + j + 8 <= out.len() by the assert above.
+        unsafe {
+            let o = out.as_mut_ptr().add((r0 + r) * p + j);
+            v4::store(o, cr[0]);
+            v4::store(o.add(4), cr[1]);
+        }
+    }
+}
+
+/// `out[r, j] = init(r) + sum_t a(r, t) * b[t, j]` for all `rows` x `p`: four-row tiles of `TC` columns,
 /// then the ragged columns and rows with plain loops (same order of additions: identical results).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
@@ -257,20 +421,10 @@ fn dense_forward_impl(w: &[f32], n_in: usize, x: &[f32], bias: Option<&[f32]>, o
     let full = rows - rows % 4;
     let chunks = n_in / 8;
     for r0 in (0..full).step_by(4) {
-        let w4 =
-            [&w[r0 * n_in..(r0 + 1) * n_in], &w[(r0 + 1) * n_in..(r0 + 2) * n_in], &w[(r0 + 2) * n_in..(r0 + 3) * n_in], &w[(r0 + 3) * n_in..(r0 + 4) * n_in]];
-        let mut acc = [[0.0f32; 8]; 4];
-        for ch in 0..chunks {
-            let xs: &[f32; 8] = x[ch * 8..ch * 8 + 8].try_into().expect("chunk");
-            for (a, wr) in acc.iter_mut().zip(&w4) {
-                let ws: &[f32; 8] = wr[ch * 8..ch * 8 + 8].try_into().expect("chunk");
-                for i in 0..8 {
-                    a[i] += ws[i] * xs[i];
-                }
-            }
-        }
+        let w4 = [0, 1, 2, 3].map(|r| &w[(r0 + r) * n_in..(r0 + r + 1) * n_in]);
+        let acc = lanes(w4, &x[..n_in], chunks);
         for (r, (a, wr)) in acc.iter().zip(&w4).enumerate() {
-            let mut sum = ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+            let mut sum = reduce8(a);
             for (wv, xv) in wr[chunks * 8..].iter().zip(&x[chunks * 8..n_in]) {
                 sum += wv * xv;
             }
@@ -278,7 +432,7 @@ fn dense_forward_impl(w: &[f32], n_in: usize, x: &[f32], bias: Option<&[f32]>, o
         }
     }
     for (o, row) in w.chunks_exact(n_in).enumerate().skip(full) {
-        out[o] = dot(row, x) + bias.map_or(0.0, |b| b[o]);
+        out[o] = dot(row, &x[..n_in]) + bias.map_or(0.0, |b| b[o]);
     }
 }
 

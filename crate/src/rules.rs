@@ -11,6 +11,7 @@
 //! generalized gamma rule use two branches, z^B one branch of three terms.
 
 use crate::error::{invalid_param, Result};
+use crate::ops::{pmax, pmin};
 use serde::{Deserialize, Serialize};
 
 /// Stabilizer of the rules without a user epsilon (LRP-0 included): a dead neuron (z = 0) passes on no NaN.
@@ -150,8 +151,8 @@ impl InputMod {
     pub fn apply(self, x: f32, lo: f32, hi: f32) -> f32 {
         match self {
             InputMod::X => x,
-            InputMod::XPos => x.max(0.0),
-            InputMod::XNeg => x.min(0.0),
+            InputMod::XPos => pmax(x, 0.0),
+            InputMod::XNeg => pmin(x, 0.0),
             InputMod::Low => lo,
             InputMod::High => hi,
             InputMod::Ones => 1.0,

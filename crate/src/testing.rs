@@ -146,3 +146,91 @@ unsafe impl std::alloc::GlobalAlloc for CountingAllocator {
         std::alloc::System.realloc(p, l, n)
     }
 }
+
+/// Compares every kernel of [`crate::ops`] with plain scalar loops that add in the documented order,
+/// bit for bit, on shapes with full register tiles and with ragged rows, columns and tails. Returns
+/// the first difference. Run natively (`tests/kernels.rs`, AVX2 and portable builds) and in the
+/// browser (`tests/web.rs`): both equal these loops, so wasm and native give the same bits.
+#[doc(hidden)]
+pub fn kernel_mismatch() -> Option<String> {
+    use crate::ops;
+    let mut r = Pcg64Mcg::seed_from_u64(7);
+    let same = |what: &str, got: &[f32], want: &[f32]| {
+        let bad = got.iter().zip(want).position(|(g, w)| g.to_bits() != w.to_bits());
+        bad.map(|i| format!("{what}: element {i} is {} instead of {}", got[i], want[i]))
+    };
+    // the order of `dot`: eight lanes over whole chunks of eight, a fixed tree, then the tail
+    let plain_dot = |a: &[f32], b: &[f32]| {
+        let n = a.len() / 8 * 8;
+        let mut acc = [0.0f32; 8];
+        for c in (0..n).step_by(8) {
+            for i in 0..8 {
+                acc[i] += a[c + i] * b[c + i];
+            }
+        }
+        let mut s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+        for i in n..a.len() {
+            s += a[i] * b[i];
+        }
+        s
+    };
+    for n in [1, 7, 8, 13, 64, 785] {
+        let (a, b) = (uniform(&mut r, n, 1.0), uniform(&mut r, n, 1.0));
+        if let Some(e) = same(&format!("dot({n})"), &[ops::dot(&a, &b)], &[plain_dot(&a, &b)]) {
+            return Some(e);
+        }
+    }
+    for (rows, n_in) in [(1, 3), (4, 8), (7, 20), (13, 784), (10, 100)] {
+        let (w, x, bias) = (uniform(&mut r, rows * n_in, 1.0), uniform(&mut r, n_in, 1.0), uniform(&mut r, rows, 1.0));
+        let mut g = uniform(&mut r, rows, 1.0);
+        g[0] = 0.0; // a skipped row
+        let mut got = vec![0.0; rows];
+        ops::dense_forward(&w, n_in, &x, Some(&bias), &mut got);
+        let want: Vec<f32> = (0..rows).map(|o| plain_dot(&w[o * n_in..(o + 1) * n_in], &x) + bias[o]).collect();
+        let mut got_t = vec![0.0; n_in];
+        ops::dense_backward(&w, n_in, &g, &mut got_t);
+        let mut want_t = vec![0.0f32; n_in];
+        for o in (0..rows).filter(|&o| g[o] != 0.0) {
+            for i in 0..n_in {
+                want_t[i] += g[o] * w[o * n_in + i];
+            }
+        }
+        let e = same(&format!("dense_forward {rows}x{n_in}"), &got, &want).or_else(|| same(&format!("dense_backward {rows}x{n_in}"), &got_t, &want_t));
+        if e.is_some() {
+            return e;
+        }
+    }
+    // the order of the products: out[r, j] = init(r), then + a(r, t) * b[t, j] for t = 0, 1, ...
+    for (m, k, p) in [(1, 1, 1), (4, 25, 576), (16, 25, 576), (32, 400, 64), (5, 9, 37), (6, 3, 17), (3, 0, 5)] {
+        let (w, col, bias, g) = (uniform(&mut r, m * k, 1.0), uniform(&mut r, k * p, 1.0), uniform(&mut r, m, 1.0), uniform(&mut r, m * p, 1.0));
+        let mut got = vec![0.0; m * p];
+        ops::matmul(&w, m, k, &col, p, Some(&bias), &mut got);
+        let mut want = vec![0.0f32; m * p];
+        for i in 0..m {
+            for j in 0..p {
+                let mut s = bias[i];
+                for t in 0..k {
+                    s += w[i * k + t] * col[t * p + j];
+                }
+                want[i * p + j] = s;
+            }
+        }
+        let mut got_t = vec![0.0; k * p];
+        ops::matmul_t(&w, m, k, &g, p, &mut got_t);
+        let mut want_t = vec![0.0f32; k * p];
+        for t in 0..k {
+            for j in 0..p {
+                let mut s = 0.0f32;
+                for i in 0..m {
+                    s += w[i * k + t] * g[i * p + j];
+                }
+                want_t[t * p + j] = s;
+            }
+        }
+        let e = same(&format!("matmul {m}x{k}x{p}"), &got, &want).or_else(|| same(&format!("matmul_t {m}x{k}x{p}"), &got_t, &want_t));
+        if e.is_some() {
+            return e;
+        }
+    }
+    None
+}

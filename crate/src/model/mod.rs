@@ -416,18 +416,27 @@ impl Model {
                 let f = [self.pool_factor(i).unwrap()];
                 self.ops[i].unwrap().forward(&f, None, x, None, col, out);
             }
-            Layer::Relu => out.iter_mut().zip(x).for_each(|(o, &v)| *o = v.max(0.0)),
+            Layer::Relu => out.iter_mut().zip(x).for_each(|(o, &v)| *o = ops::pmax(v, 0.0)),
             Layer::Tanh => out.iter_mut().zip(x).for_each(|(o, &v)| *o = v.tanh()),
             Layer::Flatten => out.copy_from_slice(x),
             Layer::MaxPool2d(_) => {
                 let w = self.pool_window(i);
+                if is_2x2(&w) {
+                    for (row, o) in out.chunks_exact_mut(w.out_w).enumerate() {
+                        let (r0, r1) = pool_rows(&w, row, x);
+                        for ((a, b), o) in r0.chunks_exact(2).zip(r1.chunks_exact(2)).zip(o) {
+                            *o = ops::pmax(ops::pmax(a[0], a[1]), ops::pmax(b[0], b[1]));
+                        }
+                    }
+                    return;
+                }
                 for c in 0..w.in_c {
                     for oy in 0..w.out_h {
                         for ox in 0..w.out_w {
                             let start = c * w.in_h * w.in_w + oy * w.sh * w.in_w + ox * w.sw;
                             let mut m = f32::NEG_INFINITY;
                             for ky in 0..w.kh {
-                                m = x[start + ky * w.in_w..start + ky * w.in_w + w.kw].iter().fold(m, |a, &v| a.max(v));
+                                m = x[start + ky * w.in_w..start + ky * w.in_w + w.kw].iter().fold(m, |a, &v| ops::pmax(a, v));
                             }
                             out[(c * w.out_h + oy) * w.out_w + ox] = m;
                         }
@@ -450,22 +459,18 @@ impl Model {
     pub(crate) fn maxpool_route(&self, i: usize, x: &[f32], g: &[f32], gx: &mut [f32]) {
         let w = self.pool_window(i);
         gx.fill(0.0);
-        if (w.kh, w.kw, w.sh, w.sw) == (2, 2, 2, 2) {
+        if is_2x2(&w) {
             // the common 2x2 pool, branch-free: share = g / ties, given to each input equal to the max
-            for c in 0..w.in_c {
-                for oy in 0..w.out_h {
-                    let top = (c * w.in_h + 2 * oy) * w.in_w;
-                    for ox in 0..w.out_w {
-                        let gv = g[(c * w.out_h + oy) * w.out_w + ox];
-                        let idx = [top + 2 * ox, top + 2 * ox + 1, top + w.in_w + 2 * ox, top + w.in_w + 2 * ox + 1];
-                        let v = idx.map(|j| x[j]);
-                        let m = v[0].max(v[1]).max(v[2].max(v[3]));
-                        let hit = v.map(|a| (a == m) as u32 as f32);
-                        let share = gv / (hit[0] + hit[1] + hit[2] + hit[3]);
-                        for k in 0..4 {
-                            gx[idx[k]] = hit[k] * share;
-                        }
-                    }
+            for (row, g) in g.chunks_exact(w.out_w).enumerate() {
+                let (r0, r1) = pool_rows(&w, row, x);
+                let top = (row / w.out_h * w.in_h + 2 * (row % w.out_h)) * w.in_w;
+                let (d0, d1) = gx[top..top + 2 * w.in_w].split_at_mut(w.in_w);
+                let windows = r0.chunks_exact(2).zip(r1.chunks_exact(2)).zip(d0.chunks_exact_mut(2).zip(d1.chunks_exact_mut(2)));
+                for (((a, b), (da, db)), &gv) in windows.zip(g) {
+                    let m = ops::pmax(ops::pmax(a[0], a[1]), ops::pmax(b[0], b[1]));
+                    let hit = [a[0] == m, a[1] == m, b[0] == m, b[1] == m].map(|h| h as u32 as f32);
+                    let share = gv / ((hit[0] + hit[1]) + (hit[2] + hit[3]));
+                    (da[0], da[1], db[0], db[1]) = (hit[0] * share, hit[1] * share, hit[2] * share, hit[3] * share);
                 }
             }
             return;
@@ -521,6 +526,17 @@ impl Model {
             Layer::MaxPool2d(_) => self.maxpool_route(i, x, g, gx),
         }
     }
+}
+
+/// A 2x2 pooling window with stride 2 (the common case, with its own branch-free loops).
+fn is_2x2(w: &Window) -> bool {
+    (w.kh, w.kw, w.sh, w.sw, w.pad) == (2, 2, 2, 2, 0)
+}
+
+/// The two input rows under output row `row` (counted over all channels) of a 2x2 pool.
+fn pool_rows<'a>(w: &Window, row: usize, x: &'a [f32]) -> (&'a [f32], &'a [f32]) {
+    let top = (row / w.out_h * w.in_h + 2 * (row % w.out_h)) * w.in_w;
+    (&x[top..top + w.in_w], &x[top + w.in_w..top + 2 * w.in_w])
 }
 
 impl TryFrom<&[u8]> for Model {

@@ -1,0 +1,22 @@
+//! The numeric kernels add in one documented order, bit for bit, in every build: the AVX2 build where
+//! the CPU has it, and the portable build (the same check runs in the browser in `tests/web.rs`).
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::process::Command;
+
+#[test]
+fn kernels_add_in_the_documented_order() {
+    assert_eq!(lrp::testing::kernel_mismatch(), None);
+}
+
+#[test]
+fn the_portable_build_gives_the_same_bits() {
+    // `LRP_PORTABLE` is read once per process: run the test above again in a child process with it set
+    if std::env::var_os("LRP_PORTABLE").is_some() {
+        return;
+    }
+    let exe = std::env::current_exe().unwrap();
+    let out = Command::new(exe).args(["--exact", "kernels_add_in_the_documented_order"]).env("LRP_PORTABLE", "1").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 passed"));
+}
