@@ -16,6 +16,21 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     s
 }
 
+/// Sum with eight independent accumulators (the lane layout of [`dot`]): vectorised, unlike a plain
+/// `iter().sum()`, whose chain of dependent additions cannot be reordered without fast-math.
+#[inline]
+pub fn sum(v: &[f32]) -> f32 {
+    let chunks = v.chunks_exact(8);
+    let tail = chunks.remainder();
+    let mut acc = [0.0f32; 8];
+    for c in chunks {
+        for i in 0..8 {
+            acc[i] += c[i];
+        }
+    }
+    tail.iter().fold(reduce8(&acc), |s, x| s + x)
+}
+
 /// The fixed order in which the eight lanes of [`lanes`] are added up.
 #[inline(always)]
 fn reduce8(acc: &[f32; 8]) -> f32 {

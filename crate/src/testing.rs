@@ -176,8 +176,10 @@ pub fn kernel_mismatch() -> Option<String> {
     };
     for n in [1, 7, 8, 13, 64, 785] {
         let (a, b) = (uniform(&mut r, n, 1.0), uniform(&mut r, n, 1.0));
-        if let Some(e) = same(&format!("dot({n})"), &[ops::dot(&a, &b)], &[plain_dot(&a, &b)]) {
-            return Some(e);
+        let e = same(&format!("dot({n})"), &[ops::dot(&a, &b)], &[plain_dot(&a, &b)])
+            .or_else(|| same(&format!("sum({n})"), &[ops::sum(&a)], &[plain_dot(&a, &vec![1.0; n])]));
+        if e.is_some() {
+            return e;
         }
     }
     for (rows, n_in) in [(1, 3), (4, 8), (7, 20), (13, 784), (10, 100)] {

@@ -90,14 +90,17 @@ pub(crate) fn lrp_linear(
             }
             z.iter_mut().zip(tmp.iter()).for_each(|(zk, v)| *zk += t.sign * v);
         }
-        // 2. s = coef * R / stabilize(z), restricted to the branch's neurons
-        for k in 0..n_out {
-            let on = match branch.mask {
-                Mask::All => true,
-                Mask::Positive => z_orig[k] > 0.0,
-                Mask::Negative => z_orig[k] < 0.0,
-            };
-            s[k] = if on { branch.coef * r_out[k] / stabilize(z[k], branch.eps) } else { 0.0 };
+        // 2. s = coef * R / stabilize(z), restricted to the branch's neurons (one loop per mask, so
+        // that each vectorises)
+        let share = |on: fn(f32) -> bool, s: &mut [f32]| {
+            for (((sk, &r), &zk), &zo) in s.iter_mut().zip(r_out).zip(z.iter()).zip(z_orig) {
+                *sk = if on(zo) { branch.coef * r / stabilize(zk, branch.eps) } else { 0.0 };
+            }
+        };
+        match branch.mask {
+            Mask::All => share(|_| true, s),
+            Mask::Positive => share(|zo| zo > 0.0, s),
+            Mask::Negative => share(|zo| zo < 0.0, s),
         }
         // 3.-4. R_in += a_mod * backward(rho(W), s), per term
         for t in &branch.terms {

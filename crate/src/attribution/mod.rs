@@ -16,6 +16,7 @@ mod taylor;
 use crate::composite::{Composite, Preset};
 use crate::error::{invalid_param, LrpError, Result};
 use crate::model::{Model, PIXELS};
+use crate::ops;
 use crate::rules::{PreparedRule, Rule, RuleParams};
 use serde::{Deserialize, Serialize};
 
@@ -418,8 +419,11 @@ impl Explainer {
         out.padding = model.input_stage().crop(&self.map, &mut out.heatmap);
         out.layers.clear();
         if method.is_lrp() {
-            for (i, l) in model.layers().iter().enumerate() {
-                out.layers.push(LayerTotal { kind: l.kind(), relevance_out: self.rel[i + 1].iter().sum(), relevance_in: self.rel[i].iter().sum() });
+            let mut below = ops::sum(&self.rel[0]);
+            for (l, rel) in model.layers().iter().zip(&self.rel[1..]) {
+                let above = ops::sum(rel);
+                out.layers.push(LayerTotal { kind: l.kind(), relevance_out: above, relevance_in: below });
+                below = above;
             }
         }
         if matches!(method, Method::SimpleTaylor) {
