@@ -161,6 +161,60 @@ pub fn pmin(a: f32, b: f32) -> f32 {
     }
 }
 
+/// One row of 2x2 max-pool windows (stride 2): `g[k]` is routed to the inputs among `r0[2k..2k+2]`
+/// (top) and `r1[2k..2k+2]` (bottom) that equal the window's maximum, split equally among ties, into
+/// `d0` and `d1` (the other inputs get 0). Branch-free: `share = g / ties`, each input `hit * share`.
+#[inline]
+pub fn route2x2(r0: &[f32], r1: &[f32], g: &[f32], d0: &mut [f32], d1: &mut [f32]) {
+    let n = g.len();
+    assert!(2 * n <= r0.len().min(r1.len()).min(d0.len()).min(d1.len()));
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    let done = route2x2_simd(r0, r1, g, d0, d1);
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    let done = 0;
+    let windows = r0[2 * done..2 * n].chunks_exact(2).zip(r1[2 * done..2 * n].chunks_exact(2));
+    let outputs = d0[2 * done..2 * n].chunks_exact_mut(2).zip(d1[2 * done..2 * n].chunks_exact_mut(2));
+    for (((a, b), (da, db)), &gv) in windows.zip(outputs).zip(&g[done..]) {
+        let m = pmax(pmax(a[0], a[1]), pmax(b[0], b[1]));
+        let hit = [a[0] == m, a[1] == m, b[0] == m, b[1] == m].map(|h| h as u32 as f32);
+        let share = gv / ((hit[0] + hit[1]) + (hit[2] + hit[3]));
+        (da[0], da[1], db[0], db[1]) = (hit[0] * share, hit[1] * share, hit[2] * share, hit[3] * share);
+    }
+}
+
+/// [`route2x2`] four windows at a time with `simd128` (LLVM leaves the plain loop scalar in wasm, 3x
+/// slower): the same operations in the same order, so the same bits. Returns the windows done.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+fn route2x2_simd(r0: &[f32], r1: &[f32], g: &[f32], d0: &mut [f32], d1: &mut [f32]) -> usize {
+    use core::arch::wasm32::{f32x4_add, f32x4_div, f32x4_eq, f32x4_mul, f32x4_pmax, f32x4_splat, i32x4_shuffle, v128, v128_and, v128_load, v128_store};
+    let full = g.len() / 4 * 4;
+    let ones = f32x4_splat(1.0);
+    for k in (0..full).step_by(4) {
+        // SAFETY: the caller checked 2 * g.len() <= the length of r0, r1, d0 and d1, and 2k + 8 <= 2 * full.
+        let (u0, u1, v0, v1, gv) = unsafe {
+            let ld = |p: *const f32| v128_load(p as *const v128);
+            (ld(r0.as_ptr().add(2 * k)), ld(r0.as_ptr().add(2 * k + 4)), ld(r1.as_ptr().add(2 * k)), ld(r1.as_ptr().add(2 * k + 4)), ld(g.as_ptr().add(k)))
+        };
+        // the four inputs of four windows: even and odd columns of the two rows
+        let (a0, a1) = (i32x4_shuffle::<0, 2, 4, 6>(u0, u1), i32x4_shuffle::<1, 3, 5, 7>(u0, u1));
+        let (b0, b1) = (i32x4_shuffle::<0, 2, 4, 6>(v0, v1), i32x4_shuffle::<1, 3, 5, 7>(v0, v1));
+        let m = f32x4_pmax(f32x4_pmax(a0, a1), f32x4_pmax(b0, b1));
+        let hit = [a0, a1, b0, b1].map(|v| v128_and(f32x4_eq(v, m), ones));
+        let share = f32x4_div(gv, f32x4_add(f32x4_add(hit[0], hit[1]), f32x4_add(hit[2], hit[3])));
+        let o = hit.map(|h| f32x4_mul(h, share));
+        // SAFETY: as above.
+        unsafe {
+            let st = |p: *mut f32, v: v128| v128_store(p as *mut v128, v);
+            st(d0.as_mut_ptr().add(2 * k), i32x4_shuffle::<0, 4, 1, 5>(o[0], o[1]));
+            st(d0.as_mut_ptr().add(2 * k + 4), i32x4_shuffle::<2, 6, 3, 7>(o[0], o[1]));
+            st(d1.as_mut_ptr().add(2 * k), i32x4_shuffle::<0, 4, 1, 5>(o[2], o[3]));
+            st(d1.as_mut_ptr().add(2 * k + 4), i32x4_shuffle::<2, 6, 3, 7>(o[2], o[3]));
+        }
+    }
+    full
+}
+
 /// `y += alpha * x`.
 #[inline(always)]
 pub fn axpy(y: &mut [f32], alpha: f32, x: &[f32]) {
@@ -221,7 +275,10 @@ impl Window {
     /// `col[(c, ky, kx), p] = x[c, oy*sh + ky - pad, ox*sw + kx - pad]` (0 on padding).
     pub fn im2col(&self, x: &[f32], col: &mut [f32]) {
         let p = self.positions();
-        col[..self.col_rows() * p].fill(0.0);
+        if self.pad > 0 {
+            // without padding, the loops below write every element
+            col[..self.col_rows() * p].fill(0.0);
+        }
         for c in 0..self.in_c {
             for ky in 0..self.kh {
                 for kx in 0..self.kw {
@@ -547,6 +604,26 @@ mod tests {
         assert_eq!((w.out_h, w.out_w), (14, 14));
         assert!(Window::new(1, 3, 3, [5, 5], [1, 1], 0).is_none());
         assert!(Window::new(1, 3, 3, [1, 1], [0, 1], 0).is_none());
+    }
+
+    #[test]
+    fn im2col_overwrites_a_used_buffer_with_the_definition() {
+        for (stride, pad) in [(1, 0), (2, 0), (1, 1), (2, 2)] {
+            let w = Window::new(2, 7, 6, [3, 2], [stride, stride], pad).unwrap();
+            let x: Vec<f32> = (0..2 * 7 * 6).map(|i| i as f32 + 1.0).collect();
+            let mut col = vec![f32::NAN; w.col_rows() * w.positions()];
+            w.im2col(&x, &mut col);
+            for (r, row) in col.chunks_exact(w.positions()).enumerate() {
+                let (c, ky, kx) = (r / 6, r / 2 % 3, r % 2);
+                for (q, &v) in row.iter().enumerate() {
+                    let iy = (q / w.out_w * stride + ky) as isize - pad as isize;
+                    let ix = (q % w.out_w * stride + kx) as isize - pad as isize;
+                    let inside = (0..7).contains(&iy) && (0..6).contains(&ix);
+                    let want = if inside { x[(c * 7 + iy as usize) * 6 + ix as usize] } else { 0.0 };
+                    assert_eq!(v, want, "stride {stride} pad {pad} row {r} position {q}");
+                }
+            }
+        }
     }
 
     #[test]

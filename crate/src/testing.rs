@@ -202,6 +202,25 @@ pub fn kernel_mismatch() -> Option<String> {
             return e;
         }
     }
+    // 2x2 max-pool routing: rows of every width from 1 to 13 windows, values in quarter steps (ties)
+    for n in 1..=13 {
+        let q = |r: &mut Pcg64Mcg| (0..2 * n + 1).map(|_| r.gen_range(0..4) as f32 / 4.0).collect::<Vec<f32>>();
+        let (r0, r1, g) = (q(&mut r), q(&mut r), uniform(&mut r, n, 1.0));
+        let (mut d0, mut d1) = (vec![9.0; 2 * n + 1], vec![9.0; 2 * n + 1]);
+        ops::route2x2(&r0, &r1, &g, &mut d0, &mut d1);
+        let (mut w0, mut w1) = (vec![9.0f32; 2 * n + 1], vec![9.0f32; 2 * n + 1]);
+        for k in 0..n {
+            let v = [r0[2 * k], r0[2 * k + 1], r1[2 * k], r1[2 * k + 1]];
+            let m = v.iter().fold(f32::MIN, |a, &b| a.max(b));
+            let hit = v.map(|a| if a == m { 1.0f32 } else { 0.0 });
+            let share = g[k] / ((hit[0] + hit[1]) + (hit[2] + hit[3]));
+            (w0[2 * k], w0[2 * k + 1], w1[2 * k], w1[2 * k + 1]) = (hit[0] * share, hit[1] * share, hit[2] * share, hit[3] * share);
+        }
+        let e = same(&format!("route2x2 top ({n})"), &d0, &w0).or_else(|| same(&format!("route2x2 bottom ({n})"), &d1, &w1));
+        if e.is_some() {
+            return e;
+        }
+    }
     // the order of the products: out[r, j] = init(r), then + a(r, t) * b[t, j] for t = 0, 1, ...
     for (m, k, p) in [(1, 1, 1), (4, 25, 576), (16, 25, 576), (32, 400, 64), (5, 9, 37), (6, 3, 17), (3, 0, 5)] {
         let (w, col, bias, g) = (uniform(&mut r, m * k, 1.0), uniform(&mut r, k * p, 1.0), uniform(&mut r, m, 1.0), uniform(&mut r, m * p, 1.0));

@@ -465,13 +465,7 @@ impl Model {
                 let (r0, r1) = pool_rows(&w, row, x);
                 let top = (row / w.out_h * w.in_h + 2 * (row % w.out_h)) * w.in_w;
                 let (d0, d1) = gx[top..top + 2 * w.in_w].split_at_mut(w.in_w);
-                let windows = r0.chunks_exact(2).zip(r1.chunks_exact(2)).zip(d0.chunks_exact_mut(2).zip(d1.chunks_exact_mut(2)));
-                for (((a, b), (da, db)), &gv) in windows.zip(g) {
-                    let m = ops::pmax(ops::pmax(a[0], a[1]), ops::pmax(b[0], b[1]));
-                    let hit = [a[0] == m, a[1] == m, b[0] == m, b[1] == m].map(|h| h as u32 as f32);
-                    let share = gv / ((hit[0] + hit[1]) + (hit[2] + hit[3]));
-                    (da[0], da[1], db[0], db[1]) = (hit[0] * share, hit[1] * share, hit[2] * share, hit[3] * share);
-                }
+                ops::route2x2(r0, r1, g, d0, d1);
             }
             return;
         }
