@@ -43,6 +43,7 @@ test-rust:
 
 test-wasm:
 	@scripts/ensure-tools.sh wasm browser
+	cargo clippy --quiet --target wasm32-unknown-unknown -p lrp --lib --tests -- -D warnings
 	wasm-pack test --headless --chrome crate --test web
 
 test-e2e: web cli

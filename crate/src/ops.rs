@@ -1,6 +1,9 @@
-//! The numeric kernels every layer and every method shares: dot, axpy, im2col / col2im and the two
-//! matrix products of a convolution (forward and its transpose). Written as plain loops over slices
-//! that LLVM vectorises (native SSE/AVX, wasm `simd128`); no allocation anywhere in this module.
+//! The numeric kernels every layer and every method shares: dot, sum, axpy, im2col / col2im, the two
+//! matrix products of a convolution (forward and its transpose) and 2x2 max-pool routing. Plain loops
+//! over slices where LLVM vectorises them well (natively with AVX2 where the CPU has it), 4-lane
+//! intrinsics where it does not (`v4`: SSE natively, `simd128` in wasm). Every kernel adds in one
+//! documented order without fused multiply-add, so every build gives the same bits
+//! ([`crate::testing::kernel_mismatch`]). No allocation anywhere in this module.
 
 /// Dot product with eight independent accumulators, so the reduction vectorises without fast-math.
 /// (The lane layout is explicit, so every vector width gives the same bits.)
