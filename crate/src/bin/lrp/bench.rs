@@ -1,10 +1,12 @@
 //! `lrp bench`: native time per digit for each model and method on MNIST test digits (warm-up
-//! discarded), median and 95th percentile, single digits and batches of 100; JSON for the other
-//! benchmark scripts (the wasm one in Chromium and the Zennit reference) to compare against.
+//! discarded), median and 95th percentile, single digits and batches of 100, and heap allocations per
+//! digit in the timed loop (counted by the CLI's global allocator); JSON for the other benchmark
+//! scripts (the wasm one in Chromium and the Zennit reference) to compare against.
 
 use crate::train::load_mnist;
 use lrp::evaluate::pixel_flipping;
 use lrp::model::PIXELS;
+use lrp::testing::allocations;
 use lrp::{Explainer, LrpError, Method, Model, Params, Query};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -33,67 +35,86 @@ fn quantile(xs: &mut [f64], q: f64) -> f64 {
     xs[((q * xs.len() as f64) as usize).min(xs.len() - 1)]
 }
 
-fn task(ex: &mut Explainer, model: &Model, x: &[f32], name: &str) -> lrp::Result<()> {
-    let eps_plus = || Method::from_name("epsilon-plus", model, &Params::default());
-    match name {
-        "all-ten-classes" => {
-            let m = eps_plus()?;
-            for c in 0..model.classes() {
-                ex.explain(model, x, &m, &Query { target: Some(c), ..Default::default() })?;
+/// One benchmarked task, its method built once (outside the timed loop).
+enum Task {
+    Explain(Method),
+    AllTenClasses(Method),
+    PixelFlipping(Method),
+}
+
+impl Task {
+    fn new(name: &str, model: &Model) -> lrp::Result<Task> {
+        let eps_plus = || Method::from_name("epsilon-plus", model, &Params::default());
+        Ok(match name {
+            "all-ten-classes" => Task::AllTenClasses(eps_plus()?),
+            "pixel-flipping" => Task::PixelFlipping(eps_plus()?),
+            _ => Task::Explain(Method::from_name(name, model, &Params::default())?),
+        })
+    }
+
+    fn run(&self, ex: &mut Explainer, model: &Model, x: &[f32]) -> lrp::Result<()> {
+        match self {
+            Task::Explain(m) => {
+                ex.explain(model, x, m, &Query::default())?;
+            }
+            Task::AllTenClasses(m) => {
+                for c in 0..model.classes() {
+                    ex.explain(model, x, m, &Query { target: Some(c), ..Default::default() })?;
+                }
+            }
+            Task::PixelFlipping(m) => {
+                // the curve of one heatmap: 25 steps of 8 pixels (the page's setting)
+                let e = ex.explain(model, x, m, &Query::default())?;
+                let (h, t) = (e.heatmap.clone(), e.target);
+                pixel_flipping(ex, model, x, &h, t, 8, 25)?;
             }
         }
-        "pixel-flipping" => {
-            // the curve of one heatmap: 25 steps of 8 pixels (the page's setting)
-            let m = eps_plus()?;
-            let e = ex.explain(model, x, &m, &Query::default())?;
-            let (h, t) = (e.heatmap.clone(), e.target);
-            pixel_flipping(ex, model, x, &h, t, 8, 25)?;
-        }
-        _ => {
-            let m = Method::from_name(name, model, &Params::default())?;
-            ex.explain(model, x, &m, &Query::default())?;
-        }
+        Ok(())
     }
-    Ok(())
 }
 
 pub fn bench(a: BenchArgs) -> lrp::Result<()> {
     let (digits, _, _) = load_mnist(&a.data, "t10k", Some(a.n.max(100)))?;
     let mut rows = Vec::new();
     println!("native, one thread, per digit (MNIST test digits, {} timed after 50 warm-up)", a.n);
-    println!("{:<14} {:<22} {:>12} {:>12} {:>16}", "model", "task", "median µs", "p95 µs", "batch-100 µs/digit");
+    println!("{:<14} {:<22} {:>12} {:>12} {:>16} {:>14}", "model", "task", "median µs", "p95 µs", "batch-100 µs/digit", "allocs/digit");
     for path in &a.models {
         let bytes = std::fs::read(path).map_err(|e| LrpError::Io(format!("{}: {e}", path.display())))?;
         let model = Model::try_from(bytes.as_slice())?;
         let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("model").to_string();
         let mut ex = Explainer::new(&model);
         for t in TASKS {
+            let task = Task::new(t, &model)?;
             let x = |i: usize| &digits[(i % (digits.len() / PIXELS)) * PIXELS..][..PIXELS];
             for i in 0..50 {
-                task(&mut ex, &model, x(i), t)?;
+                task.run(&mut ex, &model, x(i))?;
             }
             let mut times: Vec<f64> = Vec::with_capacity(a.n);
+            let allocs0 = allocations();
             for i in 0..a.n {
                 let t0 = Instant::now();
-                task(&mut ex, &model, x(i), t)?;
+                task.run(&mut ex, &model, x(i))?;
                 times.push(t0.elapsed().as_secs_f64() * 1e6);
             }
+            let allocs = (allocations() - allocs0) as f64 / a.n as f64;
             let (median, p95) = (quantile(&mut times, 0.5), quantile(&mut times, 0.95));
             // batches of 100 (explain_batch for methods)
-            let batch = if TASKS[..5].contains(&t) {
-                let m = Method::from_name(t, &model, &Params::default())?;
-                let reps = (a.n / 100).max(1);
-                let t0 = Instant::now();
-                for r in 0..reps {
-                    let start = (r * 100 * PIXELS) % (digits.len() - 100 * PIXELS + 1);
-                    ex.explain_batch(&model, &digits[start..start + 100 * PIXELS], &m, &Query::default())?;
+            let batch = match &task {
+                Task::Explain(m) => {
+                    let reps = (a.n / 100).max(1);
+                    let t0 = Instant::now();
+                    for r in 0..reps {
+                        let start = (r * 100 * PIXELS) % (digits.len() - 100 * PIXELS + 1);
+                        ex.explain_batch(&model, &digits[start..start + 100 * PIXELS], m, &Query::default())?;
+                    }
+                    Some(t0.elapsed().as_secs_f64() * 1e6 / (reps * 100) as f64)
                 }
-                Some(t0.elapsed().as_secs_f64() * 1e6 / (reps * 100) as f64)
-            } else {
-                None
+                _ => None,
             };
-            println!("{name:<14} {t:<22} {median:>12.1} {p95:>12.1} {:>16}", batch.map_or("".into(), |b| format!("{b:.1}")));
-            rows.push(serde_json::json!({ "model": name, "task": t, "median_us": median, "p95_us": p95, "batch100_us": batch }));
+            println!("{name:<14} {t:<22} {median:>12.1} {p95:>12.1} {:>16} {allocs:>14.1}", batch.map_or("".into(), |b| format!("{b:.1}")));
+            rows.push(
+                serde_json::json!({ "model": name, "task": t, "median_us": median, "p95_us": p95, "batch100_us": batch, "allocations_per_digit": allocs }),
+            );
         }
     }
     if let Some(p) = a.json {

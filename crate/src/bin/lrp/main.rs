@@ -13,6 +13,10 @@ mod bench;
 mod serve;
 mod train;
 
+/// Counts heap allocations (for `lrp bench`'s allocations per digit); forwards to the system allocator.
+#[global_allocator]
+static ALLOCATOR: lrp::testing::CountingAllocator = lrp::testing::CountingAllocator;
+
 #[derive(Parser)]
 #[command(name = "lrp", version, about = "Layer-wise Relevance Propagation and gradient attributions for MNIST models")]
 struct Cli {
