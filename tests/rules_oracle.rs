@@ -181,13 +181,15 @@ fn check(non_negative: bool, seed: u64) {
     for (layer, shape) in layers(&mut rng) {
         let n = shape.len();
         let x = if non_negative { rand_vec(&mut rng, n, 0.0, 1.0) } else { rand_vec(&mut rng, n, -1.0, 1.0) };
-        let (lo, hi) = (vec![-1.0f32; n], vec![1.5f32; n]);
         let (conns, bias, n_out) = connections(&layer, shape);
         let r = rand_vec(&mut rng, n_out, -1.0, 2.0);
         let f = |v: &[f32]| v.iter().map(|&q| q as f64).collect::<Vec<f64>>();
-        for rule in rules() {
-            let got = rule_step(&layer, shape, rule, non_negative, &x, &r, (&lo, &hi));
-            let want = oracle(rule, non_negative, &conns, &bias, &f(&x), &f(&r), &f(&lo), &f(&hi));
+        // z^B's box: a general one, and pixels' [0, 1] (a zero lower bound: that term is skipped)
+        let boxes = [(vec![-1.0f32; n], vec![1.5f32; n]), (vec![0.0f32; n], vec![1.0f32; n])];
+        let cases = rules().into_iter().map(|rule| (rule, &boxes[0])).chain([(Rule::ZBox, &boxes[1])]);
+        for (rule, (lo, hi)) in cases {
+            let got = rule_step(&layer, shape, rule, non_negative, &x, &r, (lo, hi));
+            let want = oracle(rule, non_negative, &conns, &bias, &f(&x), &f(&r), &f(lo), &f(hi));
             let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-3);
             for (j, (g, w)) in got.iter().zip(&want).enumerate() {
                 assert!(

@@ -4,7 +4,7 @@
 use super::{Explainer, Scratch};
 use crate::composite::Composite;
 use crate::model::{Layer, LinOp, Model};
-use crate::rules::{stabilize, InputMod, Mask, PreparedRule};
+use crate::rules::{stabilize, InputMod, Mask, PreparedRule, Term};
 
 impl Explainer {
     /// Binds the composite's rules to the model's weights (cached until the model or composite changes).
@@ -71,20 +71,24 @@ pub(crate) fn lrp_linear(
     r_in.fill(0.0);
     let Scratch { z, tmp, s, xmod, c, col } = sc;
     let (z, tmp, s, xmod, c) = (&mut z[..n_out], &mut tmp[..n_out], &mut s[..n_out], &mut xmod[..n_in], &mut c[..n_in]);
+    let a_mod = |t: &Term, j: usize| t.input.apply(x[j], lo.get(j).copied().unwrap_or(0.0), hi.get(j).copied().unwrap_or(0.0));
+    // A term without bias whose modified input is all zero (z^B's lower bound at pixels in [0, 1], x+ of
+    // a non-positive input) adds nothing to z and gets no relevance back: it is skipped.
+    let vanishes = |t: &Term| t.bias.is_none() && (0..n_in).all(|j| a_mod(t, j) == 0.0);
     for branch in &rule.branches {
         // 1. z = sum over terms of forward(rho(W), rho(b), a_mod)
         z.fill(0.0);
         if branch.unmodified {
             z.copy_from_slice(z_orig);
         }
-        for t in branch.terms.iter().filter(|_| !branch.unmodified) {
+        for t in branch.terms.iter().filter(|t| !branch.unmodified && !vanishes(t)) {
             let b = t.bias.map(|k| rule.biases[k].as_slice());
             let w = &rule.weights[t.weight];
             if t.input == InputMod::X {
                 op.forward(w, b, x, x_col, col, tmp);
             } else {
-                for j in 0..n_in {
-                    xmod[j] = t.input.apply(x[j], lo.get(j).copied().unwrap_or(0.0), hi.get(j).copied().unwrap_or(0.0));
+                for (j, v) in xmod.iter_mut().enumerate() {
+                    *v = a_mod(t, j);
                 }
                 op.forward(w, b, xmod, None, col, tmp);
             }
@@ -103,16 +107,15 @@ pub(crate) fn lrp_linear(
             Mask::Negative => share(|zo| zo < 0.0, s),
         }
         // 3.-4. R_in += a_mod * backward(rho(W), s), per term
-        for t in &branch.terms {
+        for t in branch.terms.iter().filter(|t| !vanishes(t)) {
             op.backward(&rule.weights[t.weight], s, col, c);
             if t.input == InputMod::X {
                 for ((r, &a), &cj) in r_in.iter_mut().zip(x.iter()).zip(c.iter()) {
                     *r += t.sign * a * cj;
                 }
             } else {
-                for j in 0..n_in {
-                    let a = t.input.apply(x[j], lo.get(j).copied().unwrap_or(0.0), hi.get(j).copied().unwrap_or(0.0));
-                    r_in[j] += t.sign * a * c[j];
+                for (j, (r, &cj)) in r_in.iter_mut().zip(c.iter()).enumerate() {
+                    *r += t.sign * a_mod(t, j) * cj;
                 }
             }
         }
