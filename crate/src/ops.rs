@@ -125,8 +125,14 @@ mod v4 {
 /// See the x86-64 `v4` above: the same five operations with wasm `simd128`.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod v4 {
-    pub use core::arch::wasm32::{f32x4_add as add, f32x4_mul as mul, f32x4_splat as splat};
-    use core::arch::wasm32::{v128, v128_load, v128_store};
+    pub use core::arch::wasm32::{f32x4_add as add, f32x4_mul as mul};
+    use core::arch::wasm32::{f32x4_splat, v128, v128_load, v128_store};
+
+    /// (A plain function, unlike the intrinsic, so that it can be passed to `map`.)
+    #[inline(always)]
+    pub fn splat(v: f32) -> v128 {
+        f32x4_splat(v)
+    }
 
     /// # Safety
     /// `p` points to four readable floats (any alignment).
@@ -513,11 +519,54 @@ fn dense_forward_impl(w: &[f32], n_in: usize, x: &[f32], bias: Option<&[f32]>, o
 
 #[inline(always)]
 fn dense_backward_impl(w: &[f32], n_in: usize, g: &[f32], gx: &mut [f32]) {
-    gx[..n_in].fill(0.0);
-    for (row, &gv) in w.chunks_exact(n_in).zip(g) {
-        if gv != 0.0 {
-            axpy(&mut gx[..n_in], gv, row);
+    // gx = sum over the rows with g != 0, in row order, of g[o] * w[o]: four rows per pass over gx
+    // (the same additions in the same order as one axpy per row)
+    let gx = &mut gx[..n_in];
+    gx.fill(0.0);
+    let mut rows = [0usize; 4];
+    let mut k = 0;
+    for (o, _) in g.iter().enumerate().filter(|(_, &gv)| gv != 0.0) {
+        rows[k] = o;
+        k += 1;
+        if k == 4 {
+            axpy4(gx, rows.map(|o| g[o]), rows.map(|o| &w[o * n_in..(o + 1) * n_in]));
+            k = 0;
         }
+    }
+    for &o in &rows[..k] {
+        axpy(gx, g[o], &w[o * n_in..(o + 1) * n_in]);
+    }
+}
+
+/// `y = (((y + a[0] x[0]) + a[1] x[1]) + a[2] x[2]) + a[3] x[3]`: four [`axpy`]s in one pass over `y`.
+#[cfg(not(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128"))))]
+#[inline(always)]
+fn axpy4(y: &mut [f32], a: [f32; 4], x: [&[f32]; 4]) {
+    for (i, yi) in y.iter_mut().enumerate() {
+        *yi = (((*yi + a[0] * x[0][i]) + a[1] * x[1][i]) + a[2] * x[2][i]) + a[3] * x[3][i];
+    }
+}
+
+/// [`axpy4`] with four-lane vectors (LLVM left the one-row `axpy` poorly vectorised in wasm).
+#[cfg(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128")))]
+#[inline(always)]
+fn axpy4(y: &mut [f32], a: [f32; 4], x: [&[f32]; 4]) {
+    let n = y.len();
+    assert!(x.iter().all(|r| r.len() >= n));
+    let av = a.map(v4::splat);
+    let full = n / 4 * 4;
+    for i in (0..full).step_by(4) {
+        // SAFETY: i + 4 <= n <= the length of `y` and of every row (assert above).
+        unsafe {
+            let mut v = v4::load(y.as_ptr().add(i));
+            for (r, &ar) in x.iter().zip(&av) {
+                v = v4::add(v, v4::mul(ar, v4::load(r.as_ptr().add(i))));
+            }
+            v4::store(y.as_mut_ptr().add(i), v);
+        }
+    }
+    for i in full..n {
+        y[i] = (((y[i] + a[0] * x[0][i]) + a[1] * x[1][i]) + a[2] * x[2][i]) + a[3] * x[3][i];
     }
 }
 
