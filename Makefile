@@ -11,7 +11,7 @@ export CHROMEDRIVER := /usr/bin/chromedriver
 # npm's binaryen (scripts/node_modules) provides wasm-opt; cargo-installed tools live in ~/.cargo/bin
 export PATH := $(CURDIR)/scripts/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: help demo web cli test test-rust test-wasm test-e2e bench bench-criterion models fuzz fmt clippy
+.PHONY: help demo web cli test test-rust test-wasm test-e2e bench bench-criterion profile-wasm models fuzz fmt clippy
 
 help:
 	@echo "make demo    build the page and serve it on http://127.0.0.1:$(PORT)/"
@@ -61,6 +61,15 @@ bench: cli web
 # criterion's statistics for the engine (forward and explain per model and method)
 bench-criterion:
 	cargo bench --bench engine
+
+# Where the wasm spends its time: self time per function in headless Chromium (TASKS=cnn:gradient,...).
+# A copy of the page in target/profile-www gets a wasm with its name section: built without stripping
+# and without wasm-opt (which would drop the names and inline more), so www/pkg stays as it is.
+profile-wasm: web cli
+	rm -rf target/profile-www && mkdir -p target/profile-www && cp -r www/. target/profile-www/
+	CARGO_PROFILE_RELEASE_STRIP=none cargo build --quiet --release --target wasm32-unknown-unknown -p lrp --lib
+	wasm-bindgen --target web --no-typescript --out-dir target/profile-www/pkg --out-name lrp target/wasm32-unknown-unknown/release/lrp.wasm
+	node tests/e2e/profile.mjs target/profile-www
 
 models: cli
 	$(LRP) train --arch mlp --epochs 10 --augment --seed 1 --data $(MNIST) --out models/mlp.safetensors

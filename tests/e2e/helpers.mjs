@@ -11,11 +11,11 @@ mkdirSync(ARTIFACTS, { recursive: true });
 
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
 
-// Starts `lrp serve` on a free loopback port; resolves to { url, stop }.
-export function startServer() {
+// Starts `lrp serve` on a free loopback port for `root` (default: www/); resolves to { url, stop }.
+export function startServer(root = path.join(ROOT, 'www')) {
   return new Promise((resolve, reject) => {
     const bin = path.join(ROOT, 'target/release/lrp');
-    const proc = spawn(bin, ['serve', '--root', path.join(ROOT, 'www'), '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const proc = spawn(bin, ['serve', '--root', root, '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     proc.stdout.on('data', (d) => {
       out += d;
