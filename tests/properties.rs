@@ -82,12 +82,19 @@ fn epsilon_absorbs_relevance_and_reports_it_per_layer() {
         let mut ex = Explainer::new(&model);
         let x = random_pixels(8);
         let m = Method::from_name("lrp-eps", &model, &Params::default()).unwrap();
-        let e = ex.explain(&model, &x, &m, &Query::default()).unwrap();
+        let e = ex.explain(&model, &x, &m, &Query::default()).unwrap().clone();
         let logit = e.logits[e.target];
         // the totals chain from the logit down to the heatmap
         assert_eq!(e.layers.last().unwrap().relevance_out, logit);
         for w in e.layers.windows(2) {
             assert_eq!(w[0].relevance_out, w[1].relevance_in);
+        }
+        // each total is the sum of that layer's relevance
+        for (i, l) in e.layers.iter().enumerate() {
+            for (total, k) in [(l.relevance_in, i), (l.relevance_out, i + 1)] {
+                let sum: f64 = ex.layer_relevance(k).unwrap().iter().map(|&v| v as f64).sum();
+                assert!((total as f64 - sum).abs() < 1e-5 * logit as f64, "layer {i}: total {total}, sum {sum}");
+            }
         }
         assert!((e.layers[0].relevance_in - e.total() - e.padding).abs() < 1e-4 * logit);
         let absorbed: f32 = e.layers.iter().map(|l| l.relevance_out - l.relevance_in).sum();

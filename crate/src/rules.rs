@@ -204,8 +204,8 @@ impl PreparedRule {
         let mut p = PreparedRule { weights: Vec::new(), biases: Vec::new(), branches: Vec::new() };
         let map = |v: &[f32], f: &dyn Fn(f32) -> f32| v.iter().map(|&x| f(x)).collect::<Vec<f32>>();
         let id = |x: f32| x;
-        let pos = |x: f32| x.max(0.0);
-        let neg = |x: f32| x.min(0.0);
+        let pos = |x: f32| pmax(x, 0.0);
+        let neg = |x: f32| pmin(x, 0.0);
         let add_w = |p: &mut PreparedRule, f: &dyn Fn(f32) -> f32| {
             p.weights.push(map(w, f));
             p.weights.len() - 1
@@ -234,8 +234,8 @@ impl PreparedRule {
                 p.branches[0].unmodified = true;
             }
             Rule::Gamma { gamma } => {
-                let gp = move |x: f32| x + gamma * x.max(0.0);
-                let gn = move |x: f32| x + gamma * x.min(0.0);
+                let gp = move |x: f32| x + gamma * pmax(x, 0.0);
+                let gn = move |x: f32| x + gamma * pmin(x, 0.0);
                 let (wp, bp) = (add_w(&mut p, &gp), add_b(&mut p, &gp));
                 if non_negative {
                     p.branches = single(vec![term(InputMod::X, wp, bp, 1.0)], STABILIZER);

@@ -96,15 +96,11 @@ pub(crate) fn lrp_linear(
         }
         // 2. s = coef * R / stabilize(z), restricted to the branch's neurons (one loop per mask, so
         // that each vectorises)
-        let share = |on: fn(f32) -> bool, s: &mut [f32]| {
-            for (((sk, &r), &zk), &zo) in s.iter_mut().zip(r_out).zip(z.iter()).zip(z_orig) {
-                *sk = if on(zo) { branch.coef * r / stabilize(zk, branch.eps) } else { 0.0 };
-            }
-        };
+        let (coef, eps) = (branch.coef, branch.eps);
         match branch.mask {
-            Mask::All => share(|_| true, s),
-            Mask::Positive => share(|zo| zo > 0.0, s),
-            Mask::Negative => share(|zo| zo < 0.0, s),
+            Mask::All => shares(s, r_out, z, z_orig, coef, eps, |_| true),
+            Mask::Positive => shares(s, r_out, z, z_orig, coef, eps, |zo| zo > 0.0),
+            Mask::Negative => shares(s, r_out, z, z_orig, coef, eps, |zo| zo < 0.0),
         }
         // 3.-4. R_in += a_mod * backward(rho(W), s), per term
         for t in branch.terms.iter().filter(|t| !vanishes(t)) {
@@ -119,5 +115,13 @@ pub(crate) fn lrp_linear(
                 }
             }
         }
+    }
+}
+
+/// `s[k] = coef * r[k] / stabilize(z[k], eps)` where `on(z_orig[k])`, else 0.
+#[inline(always)]
+fn shares(s: &mut [f32], r: &[f32], z: &[f32], z_orig: &[f32], coef: f32, eps: f32, on: impl Fn(f32) -> bool) {
+    for (((sk, &rk), &zk), &zo) in s.iter_mut().zip(r).zip(z).zip(z_orig) {
+        *sk = if on(zo) { coef * rk / stabilize(zk, eps) } else { 0.0 };
     }
 }

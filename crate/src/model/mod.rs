@@ -423,7 +423,7 @@ impl Model {
                 let w = self.pool_window(i);
                 if is_2x2(&w) {
                     for (row, o) in out.chunks_exact_mut(w.out_w).enumerate() {
-                        let (r0, r1) = pool_rows(&w, row, x);
+                        let (r0, r1) = x[pool_top(&w, row)..][..2 * w.in_w].split_at(w.in_w);
                         for ((a, b), o) in r0.chunks_exact(2).zip(r1.chunks_exact(2)).zip(o) {
                             *o = ops::pmax(ops::pmax(a[0], a[1]), ops::pmax(b[0], b[1]));
                         }
@@ -462,9 +462,8 @@ impl Model {
         if is_2x2(&w) {
             // the common 2x2 pool, branch-free: share = g / ties, given to each input equal to the max
             for (row, g) in g.chunks_exact(w.out_w).enumerate() {
-                let (r0, r1) = pool_rows(&w, row, x);
-                let top = (row / w.out_h * w.in_h + 2 * (row % w.out_h)) * w.in_w;
-                let (d0, d1) = gx[top..top + 2 * w.in_w].split_at_mut(w.in_w);
+                let (r0, r1) = x[pool_top(&w, row)..][..2 * w.in_w].split_at(w.in_w);
+                let (d0, d1) = gx[pool_top(&w, row)..][..2 * w.in_w].split_at_mut(w.in_w);
                 ops::route2x2(r0, r1, g, d0, d1);
             }
             return;
@@ -527,10 +526,9 @@ fn is_2x2(w: &Window) -> bool {
     (w.kh, w.kw, w.sh, w.sw, w.pad) == (2, 2, 2, 2, 0)
 }
 
-/// The two input rows under output row `row` (counted over all channels) of a 2x2 pool.
-fn pool_rows<'a>(w: &Window, row: usize, x: &'a [f32]) -> (&'a [f32], &'a [f32]) {
-    let top = (row / w.out_h * w.in_h + 2 * (row % w.out_h)) * w.in_w;
-    (&x[top..top + w.in_w], &x[top + w.in_w..top + 2 * w.in_w])
+/// Where the two input rows under output row `row` (counted over all channels) of a 2x2 pool start.
+fn pool_top(w: &Window, row: usize) -> usize {
+    (row / w.out_h * w.in_h + 2 * (row % w.out_h)) * w.in_w
 }
 
 impl TryFrom<&[u8]> for Model {
