@@ -61,32 +61,18 @@ fn explain_works_for_every_method_name() {
 #[test]
 fn explain_writes_npy_png_and_layers() {
     let (model, input) = setup("t2");
+    let explain = |args: &[&str], out: &std::path::Path| {
+        let st = lrp().args(["explain", "--model"]).arg(&model).arg("--input").arg(&input).args(args).arg("--out").arg(out).status().unwrap();
+        assert!(st.success(), "lrp explain {args:?}");
+    };
     let out_npy = tmp("r.npy");
-    let st = lrp()
-        .args(["explain", "--model"])
-        .arg(&model)
-        .arg("--input")
-        .arg(&input)
-        .args(["--method", "lrp-0", "--layers", "--out"])
-        .arg(&out_npy)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    explain(&["--method", "lrp-0", "--layers"], &out_npy);
     let r: ndarray::ArrayD<f32> = ndarray_npy::read_npy(&out_npy).unwrap();
     assert_eq!(r.shape(), &[28, 28]);
     let l3: ndarray::ArrayD<f32> = ndarray_npy::read_npy(out_npy.with_extension("layer3.npy")).unwrap();
     assert_eq!(l3.shape(), &[4, 12, 12]);
     let out_png = tmp("r.png");
-    let st = lrp()
-        .args(["explain", "--model"])
-        .arg(&model)
-        .arg("--input")
-        .arg(&input)
-        .args(["--method", "epsilon-plus", "--colormap", "puor", "--out"])
-        .arg(&out_png)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    explain(&["--method", "epsilon-plus", "--colormap", "puor"], &out_png);
     assert_eq!(&std::fs::read(&out_png).unwrap()[1..4], b"PNG");
     // rule lists and contrast
     let v = json(

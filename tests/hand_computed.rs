@@ -12,6 +12,13 @@ fn one_neuron(rule: Rule) -> Vec<f32> {
     rule_step(&layer, Shape::new(2, 1, 1), rule, true, &[1.0, 2.0], &[1.0], (&[0.0, 0.0], &[2.0, 2.0]))
 }
 
+/// A model named `name` with the digits' input and two classes (the last layer has two outputs).
+fn two_classes(name: &str, layers: Vec<Layer>) -> Model {
+    let mut meta = ModelMeta::digits(name);
+    meta.classes.truncate(2);
+    Model::new(InputStage::default(), layers, meta).unwrap()
+}
+
 fn close(got: &[f32], want: &[f32]) {
     for (g, w) in got.iter().zip(want) {
         assert!((g - w).abs() < 1e-6, "got {got:?}, want {want:?}");
@@ -76,9 +83,7 @@ fn max_pool_splits_ties_equally() {
     w[[0, 0]] = 1.0;
     w[[1, 1]] = 1.0;
     let layers = vec![Layer::MaxPool2d(Pool { kernel: [14, 14], stride: [14, 14] }), Layer::Flatten, Layer::Dense(Dense { weight: w, bias: Array1::zeros(2) })];
-    let mut meta = ModelMeta::digits("pool");
-    meta.classes.truncate(2);
-    let model = Model::new(InputStage::default(), layers, meta).unwrap();
+    let model = two_classes("pool", layers);
     let mut x = vec![0.0f32; 784];
     x[3 * 28 + 4] = 0.5;
     x[10 * 28 + 1] = 0.5;
@@ -110,9 +115,7 @@ fn two_by_two_max_pool_on_an_odd_size_matches_brute_force() {
         Layer::Flatten,
         Layer::Dense(Dense { weight: w, bias: Array1::zeros(2) }),
     ];
-    let mut meta = ModelMeta::digits("odd-pool");
-    meta.classes.truncate(2);
-    let model = Model::new(InputStage::default(), layers, meta).unwrap();
+    let model = two_classes("odd-pool", layers);
     // quarter steps: every product and sum below is exact in f32; a few windows hold ties
     let x: Vec<f32> = (0..784).map(|i| ((i * 7919) % 5) as f32 / 4.0).collect();
     let (mut logit, mut grad) = (0.0f32, vec![0.0f32; 784]);
@@ -138,9 +141,7 @@ fn sensitivity_sums_to_the_squared_gradient_norm() {
     w[[0, 0]] = 3.0;
     w[[0, 1]] = -4.0;
     let layers = vec![Layer::Flatten, Layer::Dense(Dense { weight: w, bias: Array1::zeros(2) })];
-    let mut meta = ModelMeta::digits("linear");
-    meta.classes.truncate(2);
-    let model = Model::new(InputStage::default(), layers, meta).unwrap();
+    let model = two_classes("linear", layers);
     let mut ex = Explainer::new(&model);
     let e = ex.explain(&model, &[0.0; 784], &Method::Sensitivity, &Query { target: Some(0), ..Default::default() }).unwrap();
     // 3^2 + 4^2 = 25
@@ -155,9 +156,7 @@ fn two_by_two_max_pool_splits_ties_equally() {
     w[[0, 0]] = 2.0;
     w[[1, 1]] = 1.0;
     let layers = vec![Layer::MaxPool2d(Pool { kernel: [2, 2], stride: [2, 2] }), Layer::Flatten, Layer::Dense(Dense { weight: w, bias: Array1::zeros(2) })];
-    let mut meta = ModelMeta::digits("pool2");
-    meta.classes.truncate(2);
-    let model = Model::new(InputStage::default(), layers, meta).unwrap();
+    let model = two_classes("pool2", layers);
     let mut x = vec![0.0f32; 784];
     x[0] = 0.5;
     x[29] = 0.5;
