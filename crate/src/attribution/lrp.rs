@@ -73,8 +73,10 @@ pub(crate) fn lrp_linear(
     let (z, tmp, s, xmod, c) = (&mut z[..n_out], &mut tmp[..n_out], &mut s[..n_out], &mut xmod[..n_in], &mut c[..n_in]);
     let a_mod = |t: &Term, j: usize| t.input.apply(x[j], lo.get(j).copied().unwrap_or(0.0), hi.get(j).copied().unwrap_or(0.0));
     // A term without bias whose modified input is all zero (z^B's lower bound at pixels in [0, 1], x+ of
-    // a non-positive input) adds nothing to z and gets no relevance back: it is skipped.
-    let vanishes = |t: &Term| t.bias.is_none() && (0..n_in).all(|j| a_mod(t, j) == 0.0);
+    // a non-positive input) adds nothing to z and gets no relevance back: it is skipped. Only modified
+    // inputs are checked: the layer's own activations are rarely all zero, and scanning them for every
+    // term of every layer would cost more than it saves.
+    let vanishes = |t: &Term| t.input != InputMod::X && t.bias.is_none() && (0..n_in).all(|j| a_mod(t, j) == 0.0);
     for branch in &rule.branches {
         // 1. z = sum over terms of forward(rho(W), rho(b), a_mod)
         z.fill(0.0);
