@@ -82,7 +82,7 @@ fn max_pool_splits_ties_equally() {
     let mut w = Array2::zeros((2, 4));
     w[[0, 0]] = 1.0;
     w[[1, 1]] = 1.0;
-    let layers = vec![Layer::MaxPool2d(Pool { kernel: [14, 14], stride: [14, 14] }), Layer::Flatten, Layer::Dense(Dense { weight: w, bias: Array1::zeros(2) })];
+    let layers = vec![Layer::MaxPool2d(Pool::new([14, 14], [14, 14])), Layer::Flatten, Layer::Dense(Dense { weight: w, bias: Array1::zeros(2) })];
     let model = two_classes("pool", layers);
     let mut x = vec![0.0f32; 784];
     x[3 * 28 + 4] = 0.5;
@@ -110,8 +110,8 @@ fn two_by_two_max_pool_on_an_odd_size_matches_brute_force() {
     let mut w = Array2::zeros((2, 169));
     w.row_mut(0).assign(&Array1::from(weights.clone()));
     let layers = vec![
-        Layer::Conv2d(Conv2d { weight: k, bias: Array1::zeros(1), stride: [1, 1], padding: 0 }),
-        Layer::MaxPool2d(Pool { kernel: [2, 2], stride: [2, 2] }),
+        Layer::Conv2d(Conv2d::new(k, Array1::zeros(1), [1, 1], 0)),
+        Layer::MaxPool2d(Pool::new([2, 2], [2, 2])),
         Layer::Flatten,
         Layer::Dense(Dense { weight: w, bias: Array1::zeros(2) }),
     ];
@@ -155,7 +155,7 @@ fn two_by_two_max_pool_splits_ties_equally() {
     let mut w = Array2::zeros((2, 196));
     w[[0, 0]] = 2.0;
     w[[1, 1]] = 1.0;
-    let layers = vec![Layer::MaxPool2d(Pool { kernel: [2, 2], stride: [2, 2] }), Layer::Flatten, Layer::Dense(Dense { weight: w, bias: Array1::zeros(2) })];
+    let layers = vec![Layer::MaxPool2d(Pool::new([2, 2], [2, 2])), Layer::Flatten, Layer::Dense(Dense { weight: w, bias: Array1::zeros(2) })];
     let model = two_classes("pool2", layers);
     let mut x = vec![0.0f32; 784];
     x[0] = 0.5;

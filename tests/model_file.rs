@@ -76,9 +76,17 @@ fn malformed_files_are_clear_errors() {
     assert!(e.contains("unknown variant `gelu`"), "{e}");
     let e = load_err(&rewrite(&good, |j| j["version"] = 7.into(), all, &[]));
     assert!(e.contains("version 7"), "{e}");
-    // input not 28x28x1
+    // an input of another shape is read, and the first layer that does not fit it is named
     let e = load_err(&rewrite(&good, |j| j["input"]["height"] = 32.into(), all, &[]));
-    assert!(e.contains("32x28x1"), "{e}");
+    assert!(e.contains("layer 1 (dense)") && e.contains("896"), "{e}");
+    // an input too large to allocate, or with no channels, is refused from the metadata alone
+    let e = load_err(&rewrite(&good, |j| j["input"]["height"] = 1_000_000.into(), all, &[]));
+    assert!(e.contains("1x1000000x28"), "{e}");
+    let e = load_err(&rewrite(&good, |j| j["input"]["channels"] = 0.into(), all, &[]));
+    assert!(e.contains("0x28x28"), "{e}");
+    // per-channel values that do not match the channels
+    let e = load_err(&rewrite(&good, |j| j["input"]["scale"] = serde_json::json!([1.0, 2.0]), all, &[]));
+    assert!(e.contains("2 scale and 1 shift values for 1 channels"), "{e}");
     // a missing tensor
     let e = load_err(&rewrite(&good, |_| {}, |n| n != "layers.3.bias", &[]));
     assert!(e.contains("`layers.3.bias` is missing"), "{e}");
@@ -86,7 +94,7 @@ fn malformed_files_are_clear_errors() {
     let e = load_err(&rewrite(&good, |_| {}, all, &[("layers.1.weight", vec![32, 700])]));
     assert!(e.contains("layers.1.weight") && e.contains("[32, 700]"), "{e}");
     // declared shapes that do not chain (dense 700 inputs after 784 pixels), tensors consistent
-    let e = load_err(&rewrite(&good, |j| j["layers"][1]["inputs"] = 700.into(), all, &[("layers.1.weight", vec![32, 700])]));
+    let e = load_err(&rewrite(&good, |j| j["layers"][1]["in_features"] = 700.into(), all, &[("layers.1.weight", vec![32, 700])]));
     assert!(e.contains("layer 1 (dense)") && e.contains("700"), "{e}");
     // class names that do not match the output
     let e = load_err(&rewrite(&good, |j| j["classes"] = serde_json::json!(["a", "b"]), all, &[]));
@@ -109,15 +117,15 @@ fn non_finite_weights_are_refused() {
 fn absurd_sizes_are_refused_before_allocation() {
     let good = tiny_mlp(1, true).to_safetensors().unwrap();
     // a dense layer of 10^9 units: refused from the metadata alone (the tensors are tiny)
-    let e = load_err(&rewrite(&good, |j| j["layers"][1]["outputs"] = 1_000_000_000u64.into(), |_| true, &[]));
+    let e = load_err(&rewrite(&good, |j| j["layers"][1]["out_features"] = 1_000_000_000u64.into(), |_| true, &[]));
     assert!(e.contains("1000000000"), "{e}");
-    let e = load_err(&rewrite(&good, |j| j["layers"][1]["inputs"] = u64::MAX.into(), |_| true, &[]));
+    let e = load_err(&rewrite(&good, |j| j["layers"][1]["in_features"] = u64::MAX.into(), |_| true, &[]));
     assert!(e.contains("overflows") || e.contains("limit"), "{e}");
     let e = load_err(&rewrite(
         &good,
         |j| {
-            j["layers"][1]["inputs"] = 30_000.into();
-            j["layers"][1]["outputs"] = 1000.into();
+            j["layers"][1]["in_features"] = 30_000.into();
+            j["layers"][1]["out_features"] = 1000.into();
         },
         |_| true,
         &[],
@@ -172,7 +180,7 @@ fn toolbox_linear_rows_follow_nhwc_order() {
 fn toolbox_input_stage_scales_and_pads() {
     // pixels 0 become -1 (scale 2, shift -1), padded to 32x32 with -1; 16x16 max-pool gives 2x2 of -1,
     // except the top-left quadrant holding a pixel 1 (-> 1). Tanh then Linear 4 2 sums quadrants.
-    let stage = InputStage { scale: 2.0, shift: -1.0, pad: 2, pad_value: -1.0 };
+    let stage = InputStage::mnist(2.0, -1.0, 2, -1.0);
     let text = "MaxPool 16 16 16 16\nTanh\nLinear 4 2\n1 0 1 0 1 0 1 0\n0 0\n";
     let model = toolbox(text, stage).unwrap();
     let mut x = vec![0.0f32; 784];
@@ -180,7 +188,7 @@ fn toolbox_input_stage_scales_and_pads() {
     let l = logits(&model, &x);
     let t = 1f32.tanh();
     assert!((l[0] - (t - 3.0 * t)).abs() < 1e-6, "{l:?}");
-    assert_eq!(model.input_stage().side(), 32);
+    assert_eq!(model.input_stage().padded_shape().h, 32);
 }
 
 #[test]

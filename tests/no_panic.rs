@@ -11,18 +11,18 @@ fn arb_layer() -> impl Strategy<Value = Layer> {
     prop_oneof![
         (1usize..40, 1usize..40, -2.0f32..2.0)
             .prop_map(|(i, o, v)| Layer::Dense(Dense { weight: Array2::from_elem((o, i), v), bias: Array1::from_elem(o, v) })),
-        (1usize..4, 1usize..4, 1usize..7, 1usize..7, 1usize..4, 0usize..3, -1.0f32..1.0).prop_map(|(ic, oc, kh, kw, s, p, v)| Layer::Conv2d(Conv2d {
-            weight: Array4::from_elem((oc, ic, kh, kw), v),
-            bias: Array1::from_elem(oc, v),
-            stride: [s, s],
-            padding: p
-        })),
+        (1usize..4, 1usize..4, 1usize..7, 1usize..7, 1usize..4, 0usize..3, -1.0f32..1.0).prop_map(|(ic, oc, kh, kw, s, p, v)| Layer::Conv2d(Conv2d::new(
+            Array4::from_elem((oc, ic, kh, kw), v),
+            Array1::from_elem(oc, v),
+            [s, s],
+            p
+        ))),
         Just(Layer::Relu),
         Just(Layer::Tanh),
         Just(Layer::Flatten),
-        (0usize..5, 0usize..4).prop_map(|(k, s)| Layer::MaxPool2d(Pool { kernel: [k, k], stride: [s, s] })),
-        (0usize..5, 0usize..4).prop_map(|(k, s)| Layer::AvgPool2d(Pool { kernel: [k, k], stride: [s, s] })),
-        (0usize..5, 0usize..4, -2.0f32..2.0).prop_map(|(k, s, f)| Layer::SumPool2d(Pool { kernel: [k, k], stride: [s, s] }, f)),
+        (0usize..5, 0usize..4).prop_map(|(k, s)| Layer::MaxPool2d(Pool::new([k, k], [s, s]))),
+        (0usize..5, 0usize..4).prop_map(|(k, s)| Layer::AvgPool2d(Pool::new([k, k], [s, s]))),
+        (0usize..5, 0usize..4, -2.0f32..2.0).prop_map(|(k, s, f)| Layer::SumPool2d(Pool::new([k, k], [s, s]), f)),
     ]
 }
 
@@ -50,7 +50,7 @@ proptest! {
 
     #[test]
     fn building_and_running_arbitrary_models_never_panics(layers in prop::collection::vec(arb_layer(), 1..6), pad in 0usize..3, wrong_classes in any::<bool>()) {
-        let stage = InputStage { scale: 1.0, shift: 0.0, pad, pad_value: 0.0 };
+        let stage = InputStage::mnist(1.0, 0.0, pad, 0.0);
         // dense layers take whatever the previous layer gives, so that many random chains fit
         let mut shape = Shape::new(1, 28 + 2 * pad, 28 + 2 * pad);
         let mut fitted = Vec::new();
@@ -62,7 +62,7 @@ proptest! {
                 }
                 l => l,
             };
-            if let Ok(s) = l.output_shape(shape) {
+            if let Ok(s) = l.output_shape(&[shape]) {
                 shape = s;
             }
             fitted.push(l);

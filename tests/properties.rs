@@ -328,7 +328,7 @@ fn every_layer_relevance_has_the_layer_shape() {
 #[test]
 fn padding_relevance_is_reported_and_gradients_are_taken_after_the_input_stage() {
     // a toolbox-style input stage: pixels to [-1, 1], padded by 2 with -1
-    let stage = InputStage { scale: 2.0, shift: -1.0, pad: 2, pad_value: -1.0 };
+    let stage = InputStage::mnist(2.0, -1.0, 2, -1.0);
     let layers = vec![Layer::Flatten, Layer::Dense(Dense { weight: Array2::from_elem((10, 32 * 32), 0.01), bias: Array1::zeros(10) })];
     let model = Model::new(stage, layers, ModelMeta::digits("padded")).unwrap();
     let mut ex = Explainer::new(&model);
@@ -342,5 +342,5 @@ fn padding_relevance_is_reported_and_gradients_are_taken_after_the_input_stage()
     let g = ex.explain(&model, &vec![0.0; 784], &Method::GradientXInput, &Query { target: Some(0), ..Default::default() }).unwrap();
     assert!((g.heatmap[0] - (-0.01)).abs() < 1e-7);
     // max-pool based net from the toolbox stage still conserves under LRP-0 with no bias: covered above
-    let _ = Pool { kernel: [2, 2], stride: [2, 2] };
+    let _ = Pool::new([2, 2], [2, 2]);
 }

@@ -10,8 +10,11 @@
 //! | `deep-taylor` | z^B | z+ | z+ |
 //!
 //! and the uniform ones (`lrp-0`, `lrp-eps`, `lrp-gamma`, `lrp-alpha2-beta1`, `lrp-alpha1-beta0`,
-//! `lrp-zplus`). Sum and average pooling layers take LRP-0 with the 1e-9 stabilizer (Zennit's `Norm`)
-//! in every preset; max-pooling is winner-take-all and takes no rule.
+//! `lrp-zplus`). Sum, average and global average pooling layers take LRP-0 with the 1e-9 stabilizer
+//! (Zennit's `Norm`) in every preset; max-pooling is winner-take-all and takes no rule. Every
+//! convolution (depthwise and 1x1 included) takes the conv rule. "First layer" is each dense or
+//! convolution layer that reads the model input (through nothing but `flatten`), and the first dense or
+//! convolution layer in node order (in a chain, that is the only one).
 
 use crate::error::{invalid_param, Result};
 use crate::model::{Layer, Model};
@@ -65,10 +68,10 @@ pub struct Composite {
 }
 
 fn is_weighted(l: &Layer) -> bool {
-    matches!(l, Layer::Dense(_) | Layer::Conv2d(_))
+    l.is_weighted()
 }
 fn is_linear(l: &Layer) -> bool {
-    matches!(l, Layer::Dense(_) | Layer::Conv2d(_) | Layer::AvgPool2d(_) | Layer::SumPool2d(..))
+    l.is_linear()
 }
 
 impl Composite {
@@ -91,16 +94,17 @@ impl Composite {
             Preset::EpsilonPlusFlat => (Some(Rule::Flat), Rule::ZPlus, eps),
             Preset::DeepTaylor => (Some(Rule::ZBox), Rule::ZPlus, Rule::ZPlus),
         };
+        let sees_input = model.sees_input();
         let first_weighted = model.layers().iter().position(is_weighted);
         let rules = model
             .layers()
             .iter()
             .enumerate()
             .map(|(i, l)| match l {
-                _ if Some(i) == first_weighted && first.is_some() => first,
+                _ if first.is_some() && is_weighted(l) && (sees_input[i] || Some(i) == first_weighted) => first,
                 Layer::Conv2d(_) => Some(conv),
                 Layer::Dense(_) => Some(dense),
-                Layer::AvgPool2d(_) | Layer::SumPool2d(..) => Some(Rule::Zero),
+                l if is_linear(l) => Some(Rule::Zero),
                 _ => None,
             })
             .collect();
@@ -163,19 +167,19 @@ impl Composite {
 
     /// Checks the composite against `model`: one entry per layer, rules only on linear layers, every
     /// linear layer covered, valid parameters, z^B only on a layer that sees the model's input
-    /// (nothing but `Flatten` before it).
+    /// (nothing but `Flatten` between them).
     pub fn validate(&self, model: &Model) -> Result<()> {
         if self.rules.len() != model.layers().len() {
             return Err(invalid_param(format!("composite has {} entries for {} layers", self.rules.len(), model.layers().len())));
         }
+        let sees_input = model.sees_input();
         for (i, (r, l)) in self.rules.iter().zip(model.layers()).enumerate() {
             match (r, is_linear(l)) {
                 (Some(_), false) => return Err(invalid_param(format!("layer {i} ({}) takes no rule", l.kind()))),
                 (None, true) => return Err(invalid_param(format!("layer {i} ({}) needs a rule", l.kind()))),
                 (Some(rule), true) => {
                     rule.validate()?;
-                    let sees_input = model.layers()[..i].iter().all(|l| matches!(l, Layer::Flatten));
-                    if *rule == Rule::ZBox && !sees_input {
+                    if *rule == Rule::ZBox && !sees_input[i] {
                         return Err(invalid_param(format!("z^B needs the model's input and layer {i} does not see it: use it on the first layer")));
                     }
                 }

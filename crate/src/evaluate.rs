@@ -5,7 +5,7 @@
 
 use crate::attribution::Explainer;
 use crate::error::{invalid_param, Result};
-use crate::model::{Model, PIXELS};
+use crate::model::Model;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
@@ -44,29 +44,31 @@ fn curve(
 }
 
 fn check(pixels: &[f32], class: usize, model: &Model, per_step: usize, steps: usize) -> Result<()> {
-    crate::attribution::validate_pixels(pixels)?;
-    if pixels.len() != PIXELS {
-        return Err(invalid_param(format!("pixel flipping takes one 28x28 input, got {} values", pixels.len())));
+    let n = model.input_len();
+    crate::attribution::validate_pixels(pixels, n)?;
+    if pixels.len() != n {
+        return Err(invalid_param(format!("pixel flipping takes one input of {n} values, got {}", pixels.len())));
     }
     if class >= model.classes() {
         return Err(crate::LrpError::TargetOutOfRange { target: class, classes: model.classes() });
     }
-    if per_step == 0 || steps == 0 || per_step.saturating_mul(steps) > PIXELS {
-        return Err(invalid_param(format!("pixel flipping: {steps} steps of {per_step} pixels must be at least one pixel and at most {PIXELS}")));
+    if per_step == 0 || steps == 0 || per_step.saturating_mul(steps) > n {
+        return Err(invalid_param(format!("pixel flipping: {steps} steps of {per_step} pixels must be at least one pixel and at most {n}")));
     }
     Ok(())
 }
 
-/// The curve for flipping pixels in the order of `relevance` (28x28, most relevant first; ties keep
-/// pixel order, so the result is deterministic).
+/// The curve for flipping pixels in the order of `relevance` (one value per input value, most relevant
+/// first; ties keep pixel order, so the result is deterministic).
 pub fn pixel_flipping(ex: &mut Explainer, model: &Model, pixels: &[f32], relevance: &[f32], class: usize, per_step: usize, steps: usize) -> Result<FlipCurve> {
     check(pixels, class, model, per_step, steps)?;
-    if relevance.len() != PIXELS || relevance.iter().any(|r| !r.is_finite()) {
-        return Err(invalid_param("pixel flipping needs 784 finite relevance values"));
+    let n = model.input_len();
+    if relevance.len() != n || relevance.iter().any(|r| !r.is_finite()) {
+        return Err(invalid_param(format!("pixel flipping needs {n} finite relevance values")));
     }
-    let mut order: Vec<usize> = (0..PIXELS).collect();
+    let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|&a, &b| relevance[b].total_cmp(&relevance[a]));
-    curve(ex, model, pixels, &order, class, per_step, steps, &mut Vec::with_capacity(PIXELS))
+    curve(ex, model, pixels, &order, class, per_step, steps, &mut Vec::with_capacity(n))
 }
 
 /// The baseline: the mean curve of `repeats` random orders from a seeded generator.
@@ -84,8 +86,8 @@ pub fn random_flipping(
     check(pixels, class, model, per_step, steps)?;
     let repeats = repeats.clamp(1, 64);
     let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(seed);
-    let mut order: Vec<usize> = (0..PIXELS).collect();
-    let mut buf = Vec::with_capacity(PIXELS);
+    let mut order: Vec<usize> = (0..model.input_len()).collect();
+    let mut buf = Vec::with_capacity(model.input_len());
     let mut mean = FlipCurve { values: vec![0.0; steps + 1], aopc: 0.0 };
     for _ in 0..repeats {
         order.shuffle(&mut rng);

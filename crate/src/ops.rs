@@ -233,8 +233,9 @@ pub fn axpy(y: &mut [f32], alpha: f32, x: &[f32]) {
     }
 }
 
-/// Geometry of a 2-d sliding window (convolution or pooling) over a CHW tensor.
-/// Zero padding of `pad` pixels on every side.
+/// Geometry of a 2-d sliding window (convolution or pooling) over a CHW tensor: kernel, stride,
+/// dilation, and zero padding per side (`pad = [top, left, bottom, right]`; TensorFlow's "SAME" pads
+/// asymmetrically at stride 2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Window {
     pub in_c: usize,
@@ -244,25 +245,39 @@ pub struct Window {
     pub kw: usize,
     pub sh: usize,
     pub sw: usize,
-    pub pad: usize,
+    /// `[top, left, bottom, right]`
+    pub pad: [usize; 4],
+    pub dh: usize,
+    pub dw: usize,
     pub out_h: usize,
     pub out_w: usize,
 }
 
+/// Largest padding, stride, dilation or kernel side a window accepts (bounds every size before use).
+pub const MAX_WINDOW: usize = 1 << 12;
+
 impl Window {
-    /// Output size of a window; `None` if the kernel does not fit or a size is zero.
+    /// A window with the same zero padding `pad` on every side and no dilation; `None` if the kernel
+    /// does not fit or a size is zero.
     pub fn new(in_c: usize, in_h: usize, in_w: usize, kernel: [usize; 2], stride: [usize; 2], pad: usize) -> Option<Self> {
+        Window::with(in_c, in_h, in_w, kernel, stride, [pad; 4], [1, 1])
+    }
+
+    /// The general window: padding per side `[top, left, bottom, right]` and dilation `[dh, dw]`.
+    pub fn with(in_c: usize, in_h: usize, in_w: usize, kernel: [usize; 2], stride: [usize; 2], pad: [usize; 4], dilation: [usize; 2]) -> Option<Self> {
         let [kh, kw] = kernel;
         let [sh, sw] = stride;
-        if kh == 0 || kw == 0 || sh == 0 || sw == 0 || in_c == 0 {
+        let [dh, dw] = dilation;
+        if [kh, kw, sh, sw, dh, dw].iter().any(|&v| v == 0 || v > MAX_WINDOW) || pad.iter().any(|&p| p > MAX_WINDOW) || in_c == 0 {
             return None;
         }
-        let ph = in_h.checked_add(2 * pad)?;
-        let pw = in_w.checked_add(2 * pad)?;
-        if ph < kh || pw < kw {
+        let ph = in_h.checked_add(pad[0] + pad[2])?;
+        let pw = in_w.checked_add(pad[1] + pad[3])?;
+        let (eh, ew) = (dh * (kh - 1) + 1, dw * (kw - 1) + 1);
+        if ph < eh || pw < ew {
             return None;
         }
-        Some(Window { in_c, in_h, in_w, kh, kw, sh, sw, pad, out_h: (ph - kh) / sh + 1, out_w: (pw - kw) / sw + 1 })
+        Some(Window { in_c, in_h, in_w, kh, kw, sh, sw, pad, dh, dw, out_h: (ph - eh) / sh + 1, out_w: (pw - ew) / sw + 1 })
     }
     /// Rows of the im2col matrix (`in_c * kh * kw`).
     pub fn col_rows(&self) -> usize {
@@ -272,19 +287,24 @@ impl Window {
     pub fn positions(&self) -> usize {
         self.out_h * self.out_w
     }
+    /// True if some padding is added.
+    pub fn padded(&self) -> bool {
+        self.pad.iter().any(|&p| p > 0)
+    }
 
-    /// The output columns `ox` whose input column `ox*sw + kx - pad` lies inside the image.
+    /// The output columns `ox` whose input column `ox*sw + kx*dw - left` lies inside the image.
     #[inline]
     fn valid_cols(&self, kx: usize) -> (usize, usize) {
-        let lo = (self.pad.saturating_sub(kx)).div_ceil(self.sw);
-        let hi = if self.in_w + self.pad > kx { ((self.in_w + self.pad - kx - 1) / self.sw + 1).min(self.out_w) } else { 0 };
+        let (left, off) = (self.pad[1], kx * self.dw);
+        let lo = (left.saturating_sub(off)).div_ceil(self.sw);
+        let hi = if self.in_w + left > off { ((self.in_w + left - off - 1) / self.sw + 1).min(self.out_w) } else { 0 };
         (lo.min(hi), hi)
     }
 
-    /// `col[(c, ky, kx), p] = x[c, oy*sh + ky - pad, ox*sw + kx - pad]` (0 on padding).
+    /// `col[(c, ky, kx), p] = x[c, oy*sh + ky*dh - top, ox*sw + kx*dw - left]` (0 on padding).
     pub fn im2col(&self, x: &[f32], col: &mut [f32]) {
         let p = self.positions();
-        if self.pad > 0 {
+        if self.padded() {
             // without padding, the loops below write every element
             col[..self.col_rows() * p].fill(0.0);
         }
@@ -294,13 +314,13 @@ impl Window {
                     let r = ((c * self.kh + ky) * self.kw + kx) * p;
                     let (lo, hi) = self.valid_cols(kx);
                     for oy in 0..self.out_h {
-                        let iy = (oy * self.sh + ky) as isize - self.pad as isize;
+                        let iy = (oy * self.sh + ky * self.dh) as isize - self.pad[0] as isize;
                         if iy < 0 || iy >= self.in_h as isize || lo >= hi {
                             continue;
                         }
                         let src = (c * self.in_h + iy as usize) * self.in_w;
                         let dst = &mut col[r + oy * self.out_w + lo..r + oy * self.out_w + hi];
-                        let x0 = src + lo * self.sw + kx - self.pad;
+                        let x0 = src + lo * self.sw + kx * self.dw - self.pad[1];
                         if self.sw == 1 {
                             dst.copy_from_slice(&x[x0..x0 + (hi - lo)]);
                         } else {
@@ -325,11 +345,11 @@ impl Window {
                     let r = ((c * self.kh + ky) * self.kw + kx) * p;
                     let (lo, hi) = self.valid_cols(kx);
                     for oy in 0..self.out_h {
-                        let iy = (oy * self.sh + ky) as isize - self.pad as isize;
+                        let iy = (oy * self.sh + ky * self.dh) as isize - self.pad[0] as isize;
                         if iy < 0 || iy >= self.in_h as isize || lo >= hi {
                             continue;
                         }
-                        let dst = (c * self.in_h + iy as usize) * self.in_w + lo * self.sw + kx - self.pad;
+                        let dst = (c * self.in_h + iy as usize) * self.in_w + lo * self.sw + kx * self.dw - self.pad[1];
                         let src = &col[r + oy * self.out_w + lo..r + oy * self.out_w + hi];
                         if self.sw == 1 {
                             for (d, s) in x[dst..dst + (hi - lo)].iter_mut().zip(src) {
@@ -346,16 +366,23 @@ impl Window {
         }
     }
 
-    /// Calls `f(output_index, inputs)` for every pooling window (no padding); `inputs` iterates over
-    /// the flat indices of the window's inputs and can be cloned to walk them twice.
+    /// Calls `f(output_index, inputs)` for every pooling window (no dilation); `inputs` iterates over
+    /// the flat indices of the window's inputs inside the image (padding is skipped) and can be cloned
+    /// to walk them twice.
     pub fn for_each_window(&self, mut f: impl FnMut(usize, WindowInputs)) {
+        let [top, left, ..] = self.pad;
         for c in 0..self.in_c {
             let base = c * self.in_h * self.in_w;
             for oy in 0..self.out_h {
+                let y0 = oy * self.sh;
+                let (ky0, ky1) = (top.saturating_sub(y0), self.kh.min((self.in_h + top).saturating_sub(y0)));
                 for ox in 0..self.out_w {
                     let o = (c * self.out_h + oy) * self.out_w + ox;
-                    let start = base + oy * self.sh * self.in_w + ox * self.sw;
-                    f(o, WindowInputs { start, in_w: self.in_w, kw: self.kw, k: 0, n: self.kh * self.kw });
+                    let x0 = ox * self.sw;
+                    let (kx0, kx1) = (left.saturating_sub(x0), self.kw.min((self.in_w + left).saturating_sub(x0)));
+                    let (rows, cols) = (ky1.saturating_sub(ky0), kx1.saturating_sub(kx0));
+                    let start = base + (y0 + ky0).saturating_sub(top) * self.in_w + (x0 + kx0).saturating_sub(left);
+                    f(o, WindowInputs { start, in_w: self.in_w, kw: cols, k: 0, n: rows * cols });
                 }
             }
         }

@@ -20,12 +20,7 @@ pub fn dense(rng: &mut Pcg64Mcg, n_in: usize, n_out: usize, bias: bool) -> Layer
 pub fn conv(rng: &mut Pcg64Mcg, c_in: usize, c_out: usize, k: usize, padding: usize, bias: bool) -> Layer {
     let s = (6.0 / ((c_in + c_out) * k * k) as f32).sqrt();
     let b = if bias { uniform(rng, c_out, 0.1) } else { vec![0.0; c_out] };
-    Layer::Conv2d(Conv2d {
-        weight: Array4::from_shape_vec((c_out, c_in, k, k), uniform(rng, c_out * c_in * k * k, s)).unwrap(),
-        bias: Array1::from(b),
-        stride: [1, 1],
-        padding,
-    })
+    Layer::Conv2d(Conv2d::new(Array4::from_shape_vec((c_out, c_in, k, k), uniform(rng, c_out * c_in * k * k, s)).unwrap(), Array1::from(b), [1, 1], padding))
 }
 
 /// 784-32-16-10 ReLU MLP.
@@ -41,10 +36,10 @@ pub fn tiny_cnn(seed: u64, bias: bool) -> Model {
     let layers = vec![
         conv(&mut r, 1, 4, 5, 0, bias),
         Layer::Relu,
-        Layer::MaxPool2d(Pool { kernel: [2, 2], stride: [2, 2] }),
+        Layer::MaxPool2d(Pool::new([2, 2], [2, 2])),
         conv(&mut r, 4, 6, 3, 1, bias),
         Layer::Relu,
-        Layer::SumPool2d(Pool { kernel: [2, 2], stride: [2, 2] }, 0.5),
+        Layer::SumPool2d(Pool::new([2, 2], [2, 2]), 0.5),
         Layer::Flatten,
         dense(&mut r, 6 * 6 * 6, 32, bias),
         Layer::Relu,
@@ -60,10 +55,10 @@ pub fn lenet(seed: u64) -> Model {
     let layers = vec![
         conv(&mut r, 1, 16, 5, 0, true),
         Layer::Relu,
-        Layer::MaxPool2d(Pool { kernel: [2, 2], stride: [2, 2] }),
+        Layer::MaxPool2d(Pool::new([2, 2], [2, 2])),
         conv(&mut r, 16, 32, 5, 0, true),
         Layer::Relu,
-        Layer::MaxPool2d(Pool { kernel: [2, 2], stride: [2, 2] }),
+        Layer::MaxPool2d(Pool::new([2, 2], [2, 2])),
         Layer::Flatten,
         dense(&mut r, 512, 128, true),
         Layer::Relu,
@@ -99,15 +94,12 @@ pub fn rule_step(
     bounds: (&[f32], &[f32]),
 ) -> Vec<f32> {
     use crate::attribution::Scratch;
-    use crate::model::LinOp;
     use crate::rules::PreparedRule;
-    let op = LinOp::new(layer, shape).expect("a linear layer that fits the shape");
-    let (w, b): (Vec<f32>, Option<Vec<f32>>) = match layer {
-        Layer::Dense(d) => (d.weight.iter().copied().collect(), Some(d.bias.to_vec())),
-        Layer::Conv2d(c) => (c.weight.iter().copied().collect(), Some(c.bias.to_vec())),
-        Layer::AvgPool2d(p) => (vec![1.0 / (p.kernel[0] * p.kernel[1]) as f32], None),
-        Layer::SumPool2d(_, f) => (vec![*f], None),
-        _ => unreachable!(),
+    let op = layer.linear_op(shape).expect("a linear layer that fits the shape");
+    let (w, b): (Vec<f32>, Option<Vec<f32>>) = match (layer.weights(), layer.pool_factor(shape)) {
+        (Some((w, b)), _) => (w.to_vec(), Some(b.to_vec())),
+        (None, Some(f)) => (vec![f], None),
+        _ => panic!("{} is not a linear layer", layer.kind()),
     };
     let prep = PreparedRule::new(rule, &w, b.as_deref(), non_negative);
     let n = x.len().max(r_out.len());

@@ -34,14 +34,14 @@ pub fn init(arch: Arch, seed: u64, meta: ModelMeta) -> Model {
         Arch::Cnn => {
             let mut r2 = Pcg64Mcg::seed_from_u64(seed ^ 0x9e37_79b9);
             let mut conv = |ic: usize, oc: usize| {
-                Layer::Conv2d(Conv2d {
-                    weight: Array4::from_shape_vec((oc, ic, 5, 5), he_uniform(&mut r2, oc * ic * 25, ic * 25)).unwrap(),
-                    bias: Array1::zeros(oc),
-                    stride: [1, 1],
-                    padding: 0,
-                })
+                Layer::Conv2d(Conv2d::new(
+                    Array4::from_shape_vec((oc, ic, 5, 5), he_uniform(&mut r2, oc * ic * 25, ic * 25)).unwrap(),
+                    Array1::zeros(oc),
+                    [1, 1],
+                    0,
+                ))
             };
-            let pool = Layer::MaxPool2d(Pool { kernel: [2, 2], stride: [2, 2] });
+            let pool = Layer::MaxPool2d(Pool::new([2, 2], [2, 2]));
             vec![conv(1, 16), Layer::Relu, pool.clone(), conv(16, 32), Layer::Relu, pool, Layer::Flatten, dense(512, 128), Layer::Relu, dense(128, 10)]
         }
     };

@@ -92,15 +92,29 @@ impl Engine {
     pub fn load_model(&mut self, bytes: &[u8], toolbox: bool, stage_json: &str) -> Result<String, JsError> {
         let model = if toolbox {
             let text = std::str::from_utf8(bytes).map_err(|_| bad("toolbox model: the file is not UTF-8 text"))?;
+            #[derive(serde::Deserialize)]
+            struct Stage {
+                scale: f32,
+                shift: f32,
+                #[serde(default)]
+                pad: usize,
+                #[serde(default)]
+                pad_value: f32,
+            }
             let stage = if stage_json.trim().is_empty() {
                 Default::default()
             } else {
-                serde_json::from_str(stage_json).map_err(|e| bad(format!("input stage: {e}")))?
+                let s: Stage = serde_json::from_str(stage_json).map_err(|e| bad(format!("input stage: {e}")))?;
+                crate::model::InputStage::mnist(s.scale, s.shift, s.pad, s.pad_value)
             };
             crate::model::import_toolbox(text, &crate::model::ToolboxOptions { stage, name: "uploaded".into() }).map_err(js)?
         } else {
             Model::try_from(bytes).map_err(js)?
         };
+        let shape = model.input_stage().input_shape();
+        if (shape.c, shape.h, shape.w) != (1, SIDE, SIDE) {
+            return Err(bad(format!("this page draws 28x28 grey digits; the model takes {}x{}x{} inputs", shape.c, shape.h, shape.w)));
+        }
         // the current method must make sense for the new model; fall back to the default if not
         let method = Method::from_name(&self.method_name, &model, &self.params)
             .or_else(|_| Method::from_name("epsilon-plus", &model, &Params::default()))
@@ -200,7 +214,7 @@ impl Engine {
 
     /// Sets the 28x28 input directly (values in [0, 1]); the transform becomes the identity at 10x.
     pub fn set_pixels(&mut self, pixels: &[f32]) -> Result<(), JsError> {
-        crate::attribution::validate_pixels(pixels).map_err(js)?;
+        crate::attribution::validate_pixels(pixels, PIXELS).map_err(js)?;
         if pixels.len() != PIXELS {
             return Err(bad(format!("expected {PIXELS} pixels, got {}", pixels.len())));
         }

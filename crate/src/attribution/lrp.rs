@@ -1,9 +1,12 @@
-//! LRP: the backward pass with a rule per linear layer. Activations pass relevance through unchanged,
-//! max-pooling is winner-take-all (ties split equally), flatten reshapes.
+//! LRP: the backward pass with a rule per linear layer. How relevance passes each layer type is the
+//! layer's [`Relevance`]: activations pass it unchanged, max-pooling is winner-take-all (ties split
+//! equally), flatten and concat route it like the gradient, `add` splits it in proportion to the
+//! summands. Relevance that reaches a value from several nodes is summed.
 
 use super::{Explainer, Scratch};
 use crate::composite::Composite;
-use crate::model::{Layer, LinOp, Model};
+use crate::model::{LinOp, Model, Relevance, Sink};
+use crate::ops;
 use crate::rules::{stabilize, InputMod, Mask, PreparedRule, Term};
 
 impl Explainer {
@@ -32,24 +35,58 @@ impl Explainer {
         let n = model.layers().len();
         self.rel[n].copy_from_slice(&self.start);
         let rules = &self.prepared.as_ref().expect("prepare() runs before lrp()").2;
-        for i in (0..n).rev() {
-            let (lo, hi) = self.rel.split_at_mut(i + 1);
-            let (r_in, r_out) = (&mut lo[i], &hi[0]);
-            let x = &self.acts[i];
-            match &model.layers()[i] {
-                Layer::Relu | Layer::Tanh | Layer::Flatten => r_in.copy_from_slice(r_out),
-                Layer::MaxPool2d(_) => model.maxpool_route(i, x, r_out, r_in),
-                _ => {
-                    let op = model.op(i).expect("linear layer");
-                    let rule = rules[i].as_ref().expect("validated composite covers every linear layer");
-                    let col = (!self.cols[i].is_empty()).then_some(self.cols[i].as_slice());
-                    lrp_linear(op, rule, x, col, &self.acts[i + 1], (&self.lo, &self.hi), r_out, r_in, &mut self.scratch);
+        let chain = model.is_chain();
+        for k in (0..n).rev() {
+            let (lo, hi) = self.rel.split_at_mut(k + 1);
+            let r_out = &hi[0];
+            let mut passed = 0.0;
+            for (j, (&v, &sink)) in model.inputs(k).iter().zip(model.sinks(k)).enumerate() {
+                let dst = match sink {
+                    Sink::Write => &mut lo[v][..],
+                    Sink::Add => &mut self.contrib[..lo[v].len()],
+                };
+                let step = Step { model, k, j, acts: &self.acts, col: &self.cols[k], bounds: (&self.lo, &self.hi) };
+                step.run(rules[k].as_ref(), r_out, dst, &mut self.scratch);
+                if !chain {
+                    passed += ops::sum(dst);
+                }
+                if sink == Sink::Add {
+                    lo[v].iter_mut().zip(self.contrib.iter()).for_each(|(a, b)| *a += b);
                 }
             }
+            self.node_in[k] = passed;
         }
     }
 }
 
+/// One node's relevance step for its input `j`.
+struct Step<'a> {
+    model: &'a Model,
+    k: usize,
+    j: usize,
+    acts: &'a [Vec<f32>],
+    col: &'a [f32],
+    bounds: (&'a [f32], &'a [f32]),
+}
+
+impl Step<'_> {
+    fn run(&self, rule: Option<&PreparedRule>, r_out: &[f32], r_in: &mut [f32], scratch: &mut Scratch) {
+        let (m, k, j) = (self.model, self.k, self.j);
+        let y = &self.acts[k + 1];
+        match m.layers()[k].relevance() {
+            Relevance::Identity => r_in.copy_from_slice(r_out),
+            Relevance::Gradient => m.backward_layer(k, j, self.acts, y, r_out, &mut scratch.col, r_in),
+            Relevance::Proportional => m.add_relevance(k, j, self.acts, y, r_out, r_in),
+            Relevance::Rule => {
+                let op = m.op(k).expect("linear layer");
+                let rule = rule.expect("validated composite covers every linear layer");
+                let col = (!self.col.is_empty()).then_some(self.col);
+                let x = &self.acts[m.inputs(k)[j]];
+                lrp_linear(op, rule, x, col, y, self.bounds, r_out, r_in, scratch);
+            }
+        }
+    }
+}
 /// The generic rule step on one linear layer (see [`crate::rules`]).
 ///
 /// `x` is the layer input, `x_col` its im2col (convolutions), `z_orig` the layer's unmodified output

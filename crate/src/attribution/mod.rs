@@ -15,7 +15,7 @@ mod taylor;
 
 use crate::composite::{Composite, Preset};
 use crate::error::{invalid_param, LrpError, Result};
-use crate::model::{Model, PIXELS};
+use crate::model::{Model, Sink};
 use crate::ops;
 use crate::rules::{PreparedRule, Rule, RuleParams};
 use serde::{Deserialize, Serialize};
@@ -162,13 +162,13 @@ pub struct Explanation {
     pub probabilities: Vec<f32>,
     /// The quantity decomposed: `logit[target]` (1 when normalized), minus the contrast's.
     pub explained: f32,
-    /// Attribution per pixel, 28x28 row-major.
+    /// Attribution per input value (the stage's `C x H x W`, CHW order; 28x28 row-major for a digit).
     pub heatmap: Vec<f32>,
     /// Attribution that fell on the input stage's constant padding (dropped from the heatmap).
     pub padding: f32,
     /// LRP only: per layer, the total relevance in and out.
     pub layers: Vec<LayerTotal>,
-    /// Simple Taylor only: the root point (28x28 pixels) and the logit there.
+    /// Simple Taylor only: the root point (in pixels, as the input) and the logit there.
     pub root: Option<Vec<f32>>,
     pub root_value: Option<f32>,
 }
@@ -194,15 +194,25 @@ pub fn argmax(v: &[f32]) -> usize {
     v.iter().enumerate().fold((0, f32::NEG_INFINITY), |(bi, bv), (i, &x)| if x > bv { (i, x) } else { (bi, bv) }).0
 }
 
-/// Checks one or more 28x28 inputs: length a multiple of 784, every value finite and in [0, 1].
-pub fn validate_pixels(pixels: &[f32]) -> Result<usize> {
-    if pixels.is_empty() || !pixels.len().is_multiple_of(PIXELS) {
-        return Err(LrpError::InvalidInput(format!("expected a multiple of {PIXELS} pixels (28x28), got {}", pixels.len())));
+/// Checks one or more inputs of `n` values each (784 for a 28x28 digit): length a multiple of `n`,
+/// every value finite and in [0, 1]. Returns how many inputs there are.
+pub fn validate_pixels(pixels: &[f32], n: usize) -> Result<usize> {
+    if n == 0 || pixels.is_empty() || !pixels.len().is_multiple_of(n) {
+        return Err(LrpError::InvalidInput(format!("expected a multiple of {n} pixels (one input), got {}", pixels.len())));
     }
     if let Some(i) = pixels.iter().position(|p| !p.is_finite() || !(0.0..=1.0).contains(p)) {
-        return Err(LrpError::InvalidInput(format!("pixel {} of input {} is {}; pixels must be finite and in [0, 1]", i % PIXELS, i / PIXELS, pixels[i])));
+        return Err(LrpError::InvalidInput(format!("pixel {} of input {} is {}; pixels must be finite and in [0, 1]", i % n, i / n, pixels[i])));
     }
-    Ok(pixels.len() / PIXELS)
+    Ok(pixels.len() / n)
+}
+
+/// Checks exactly one input of `n` values.
+fn validate_one(pixels: &[f32], n: usize) -> Result<()> {
+    validate_pixels(pixels, n)?;
+    if pixels.len() != n {
+        return Err(LrpError::InvalidInput(format!("expected {n} pixels, got {}", pixels.len())));
+    }
+    Ok(())
 }
 
 /// Scratch space of the LRP step, sized for the largest layer.
@@ -221,12 +231,18 @@ pub struct Scratch {
 #[derive(Default)]
 pub struct Explainer {
     model_id: u64,
-    /// `acts[i]` is the input of layer `i` (`acts[0]` the normalized, padded input), `acts[n]` the logits.
+    /// `acts[v]` is value `v` of the model graph: `acts[0]` the normalized, padded input, `acts[k + 1]`
+    /// the output of node `k`, the last the logits (in a chain, `acts[k]` is the input of layer `k`).
     acts: Vec<Vec<f32>>,
     /// im2col of each convolution's input, kept from the forward pass.
     cols: Vec<Vec<f32>>,
-    /// Gradient or relevance at every layer boundary, same indexing as `acts`.
+    /// Gradient or relevance of every value, same indexing as `acts`.
     rel: Vec<Vec<f32>>,
+    /// A node's contribution to a value that several nodes read (summed into `rel`).
+    contrib: Vec<f32>,
+    /// Graphs: the relevance each node passed down (the chain reads it off `rel`), and the contrast's.
+    node_in: Vec<f32>,
+    saved_in: Vec<f32>,
     /// A second set for contrastive explanations.
     saved: Vec<Vec<f32>>,
     scratch: Scratch,
@@ -278,44 +294,49 @@ impl Explainer {
             c: vec![0.0; maxlen],
             col: vec![0.0; maxcol],
         };
+        self.contrib = vec![0.0; maxlen];
+        self.node_in = vec![0.0; model.layers().len()];
+        self.saved_in = self.node_in.clone();
         let n_in = sizes[0];
         let stage = model.input_stage();
-        let (l, h) = stage.bounds();
+        // z^B's box per channel; the constant padding's box is the pad value
         self.lo = vec![stage.pad_value; n_in];
         self.hi = vec![stage.pad_value; n_in];
-        let side = stage.side();
-        for y in 0..crate::model::SIDE {
-            for x in 0..crate::model::SIDE {
-                let j = (y + stage.pad) * side + x + stage.pad;
-                self.lo[j] = l;
-                self.hi[j] = h;
+        let (ps, p) = (stage.padded_shape(), stage.pad);
+        for c in 0..stage.channels {
+            let (l, h) = stage.bounds(c);
+            for y in 0..stage.height {
+                let row = (c * ps.h + y + p) * ps.w + p;
+                self.lo[row..row + stage.width].fill(l);
+                self.hi[row..row + stage.width].fill(h);
             }
         }
         for v in [&mut self.xin, &mut self.xref, &mut self.acc, &mut self.map, &mut self.map2] {
             *v = vec![0.0; n_in];
         }
-        self.pix = vec![0.0; PIXELS];
-        self.root = vec![0.0; PIXELS];
+        let pixels = model.input_len();
+        self.pix = vec![0.0; pixels];
+        self.root = vec![0.0; pixels];
         self.start = vec![0.0; model.classes()];
         self.out = Explanation {
-            heatmap: vec![0.0; PIXELS],
+            heatmap: vec![0.0; pixels],
             logits: vec![0.0; model.classes()],
             probabilities: vec![0.0; model.classes()],
             layers: Vec::with_capacity(model.layers().len()),
             ..Default::default()
         };
         self.prepared = None;
-        self.forward_of = Vec::with_capacity(PIXELS);
+        self.forward_of = Vec::with_capacity(pixels);
         self.model_id = model.id();
     }
 
-    /// Forward pass on 28x28 `pixels` (not validated), keeping every activation.
+    /// Forward pass on `pixels` (the model's input size, not validated), keeping every activation.
     fn forward(&mut self, model: &Model, pixels: &[f32]) {
         self.forward_of.clear();
         model.input_stage().apply(pixels, &mut self.acts[0]);
-        for i in 0..model.layers().len() {
-            let (a, b) = self.acts.split_at_mut(i + 1);
-            model.forward_layer(i, &a[i], &mut self.cols[i], &mut b[0]);
+        for k in 0..model.layers().len() {
+            let (a, b) = self.acts.split_at_mut(k + 1);
+            model.forward_layer(k, a, &mut self.cols[k], &mut b[0]);
         }
     }
 
@@ -328,9 +349,19 @@ impl Explainer {
     fn backward(&mut self, model: &Model) {
         let n = model.layers().len();
         self.rel[n].copy_from_slice(&self.start);
-        for i in (0..n).rev() {
-            let (lo, hi) = self.rel.split_at_mut(i + 1);
-            model.backward_layer(i, &self.acts[i], &self.acts[i + 1], &hi[0], &mut self.scratch.col, &mut lo[i]);
+        for k in (0..n).rev() {
+            let (lo, hi) = self.rel.split_at_mut(k + 1);
+            let (g, y) = (&hi[0], &self.acts[k + 1]);
+            for (j, (&v, &sink)) in model.inputs(k).iter().zip(model.sinks(k)).enumerate() {
+                match sink {
+                    Sink::Write => model.backward_layer(k, j, &self.acts, y, g, &mut self.scratch.col, &mut lo[v]),
+                    Sink::Add => {
+                        let t = &mut self.contrib[..lo[v].len()];
+                        model.backward_layer(k, j, &self.acts, y, g, &mut self.scratch.col, t);
+                        lo[v].iter_mut().zip(t.iter()).for_each(|(a, b)| *a += b);
+                    }
+                }
+            }
         }
     }
 
@@ -351,12 +382,10 @@ impl Explainer {
         &self.cols[i]
     }
 
-    /// Runs the model on one 28x28 input; returns logits, probabilities and the predicted class.
+    /// Runs the model on one input (`model.input_len()` pixels in [0, 1], CHW); returns logits,
+    /// probabilities and the predicted class.
     pub fn predict(&mut self, model: &Model, pixels: &[f32]) -> Result<&Explanation> {
-        validate_pixels(pixels)?;
-        if pixels.len() != PIXELS {
-            return Err(LrpError::InvalidInput(format!("expected {PIXELS} pixels, got {}", pixels.len())));
-        }
+        validate_one(pixels, model.input_len())?;
         self.ensure(model);
         self.forward(model, pixels);
         self.forward_of.extend_from_slice(pixels);
@@ -372,12 +401,9 @@ impl Explainer {
         self.out.prediction = argmax(logits);
     }
 
-    /// Explains the model's output for one 28x28 input with `method`.
+    /// Explains the model's output for one input (`model.input_len()` pixels) with `method`.
     pub fn explain(&mut self, model: &Model, pixels: &[f32], method: &Method, query: &Query) -> Result<&Explanation> {
-        validate_pixels(pixels)?;
-        if pixels.len() != PIXELS {
-            return Err(LrpError::InvalidInput(format!("expected {PIXELS} pixels, got {}", pixels.len())));
-        }
+        validate_one(pixels, model.input_len())?;
         method.validate(model)?;
         let classes = model.classes();
         for c in [query.target, query.contrast].into_iter().flatten() {
@@ -402,12 +428,14 @@ impl Explainer {
                 let ek = self.attribute(model, pixels, method, k, query.normalize);
                 std::mem::swap(&mut self.map, &mut self.map2);
                 std::mem::swap(&mut self.rel, &mut self.saved);
+                std::mem::swap(&mut self.node_in, &mut self.saved_in);
                 let et = self.attribute(model, pixels, method, target, query.normalize);
                 self.map.iter_mut().zip(&self.map2).for_each(|(t, k)| *t -= k);
                 if method.is_lrp() {
                     for (r, s) in self.rel.iter_mut().zip(&self.saved) {
                         r.iter_mut().zip(s).for_each(|(t, k)| *t -= k);
                     }
+                    self.node_in.iter_mut().zip(&self.saved_in).for_each(|(t, k)| *t -= k);
                 }
                 et - ek
             }
@@ -418,12 +446,17 @@ impl Explainer {
         out.explained = explained;
         out.padding = model.input_stage().crop(&self.map, &mut out.heatmap);
         out.layers.clear();
-        if method.is_lrp() {
+        if method.is_lrp() && model.is_chain() {
             let mut below = ops::sum(&self.rel[0]);
             for (l, rel) in model.layers().iter().zip(&self.rel[1..]) {
                 let above = ops::sum(rel);
                 out.layers.push(LayerTotal { kind: l.kind(), relevance_out: above, relevance_in: below });
                 below = above;
+            }
+        } else if method.is_lrp() {
+            // a value several nodes read sums their shares: each node's own share was totalled in `lrp`
+            for (k, l) in model.layers().iter().enumerate() {
+                out.layers.push(LayerTotal { kind: l.kind(), relevance_out: ops::sum(&self.rel[k + 1]), relevance_in: self.node_in[k] });
             }
         }
         if matches!(method, Method::SimpleTaylor) {
@@ -441,10 +474,10 @@ impl Explainer {
         Ok(&self.out)
     }
 
-    /// Explains `n` inputs (`pixels` holds `n * 784` values) with the same method and query.
+    /// Explains `n` inputs (`pixels` holds `n * model.input_len()` values) with the same method and query.
     pub fn explain_batch(&mut self, model: &Model, pixels: &[f32], method: &Method, query: &Query) -> Result<Vec<Explanation>> {
-        validate_pixels(pixels)?;
-        pixels.chunks_exact(PIXELS).map(|p| self.explain(model, p, method, query).cloned()).collect()
+        validate_pixels(pixels, model.input_len())?;
+        pixels.chunks_exact(model.input_len()).map(|p| self.explain(model, p, method, query).cloned()).collect()
     }
 
     /// The last prediction or explanation.
@@ -452,13 +485,13 @@ impl Explainer {
         &self.out
     }
 
-    /// Relevance (LRP) or gradient at the input of layer `i` from the last explanation (`i = layers` for the
-    /// output); CHW order, shape `model.shapes()[i]`.
+    /// Relevance (LRP) or gradient of value `i` from the last explanation (in a chain: at the input of
+    /// layer `i`; `i = layers` for the output); CHW order, shape `model.shapes()[i]`.
     pub fn layer_relevance(&self, i: usize) -> Option<&[f32]> {
         self.rel.get(i).map(Vec::as_slice)
     }
 
-    /// Activations of the last forward pass at the input of layer `i`.
+    /// Value `i` of the last forward pass (in a chain: the input of layer `i`).
     pub fn activation(&self, i: usize) -> Option<&[f32]> {
         self.acts.get(i).map(Vec::as_slice)
     }

@@ -5,7 +5,7 @@
 //! leaves the data domain is exactly why simple Taylor is noisy (and motivated deep Taylor).
 
 use super::Explainer;
-use crate::model::{Model, PIXELS, SIDE};
+use crate::model::Model;
 
 const BISECTIONS: usize = 40;
 const DOUBLINGS: usize = 30;
@@ -19,18 +19,21 @@ impl Explainer {
 
     /// Fills `self.map` and `self.root`; returns f_c at the root.
     pub(super) fn simple_taylor(&mut self, model: &Model, pixels: &[f32], class: usize) -> f32 {
-        let stage = model.input_stage().clone();
+        let stage = model.input_stage();
         let f0 = self.logits()[class];
         self.backward(model);
         // gradient with respect to the pixels: interior of the input gradient times the scale
         let mut dir = std::mem::take(&mut self.pix);
         stage.crop(&self.rel[0], &mut dir);
-        let norm2: f32 = dir.iter().map(|g| g * g).sum::<f32>() * stage.scale * stage.scale;
+        let plane = stage.height * stage.width;
+        let norm2: f32 = dir.chunks(plane).zip(&stage.scale).map(|(d, s)| d.iter().map(|g| g * g).sum::<f32>() * s * s).sum();
         let mut root = std::mem::take(&mut self.root);
         root.copy_from_slice(pixels);
         let mut f_root = f0;
         if f0 != 0.0 && norm2 > 0.0 && norm2.is_finite() {
-            dir.iter_mut().for_each(|g| *g *= -f0 * stage.scale / norm2);
+            for (d, s) in dir.chunks_mut(plane).zip(&stage.scale) {
+                d.iter_mut().for_each(|g| *g *= -f0 * s / norm2);
+            }
             let point = |t: f32, out: &mut [f32]| out.iter_mut().zip(pixels.iter().zip(&dir)).for_each(|(o, (&x, &d))| *o = x + t * d);
             // bracket: f(lo) has the sign of f0, f(hi) has not (or is ~0)
             let (mut lo, mut hi) = (0.0f32, 1.0f32);
@@ -69,8 +72,6 @@ impl Explainer {
         for (((m, &x), &r), &g) in self.map.iter_mut().zip(&self.xin).zip(&self.xref).zip(&self.rel[0]) {
             *m = (x - r) * g;
         }
-        debug_assert_eq!(root.len(), PIXELS);
-        debug_assert_eq!(SIDE * SIDE, PIXELS);
         self.root = root;
         self.pix = dir;
         self.forward(model, pixels);

@@ -1,9 +1,17 @@
-//! The model file: one `.safetensors` container. Tensors are named `layers.{i}.weight` and
-//! `layers.{i}.bias`; `__metadata__["lrp"]` holds a versioned JSON description of the architecture,
-//! the input stage, the class names and the provenance. Everything is validated before use, and sizes
-//! declared in the metadata are checked before any tensor is read.
+//! The model file: one `.safetensors` container. Tensors are named `layers.{k}.weight` and
+//! `layers.{k}.bias` (BatchNorm also `running_mean`, `running_var`: PyTorch's names);
+//! `__metadata__["lrp"]` holds a versioned JSON description of the architecture, the input stage, the
+//! class names and the provenance. Everything is validated before use, and sizes declared in the
+//! metadata are checked before any tensor is read.
+//!
+//! Version 2 (written now): layer `k` may list the values it reads, `"inputs": [v, ...]` (value 0 is
+//! the input, value `j + 1` the output of layer `j`; default `[k]`, the layer before); inputs of any
+//! `C x H x W` with per-channel `scale`/`shift` or `mean`/`std`; conv padding per side, dilation,
+//! groups; clamp, global average pooling, add, concat, batchnorm (folded at load), identity/dropout
+//! (dropped at load). Version 1 (a chain of 28x28x1, dense as `inputs`/`outputs`) is still read.
 
-use super::{Conv2d, Dense, InputStage, Layer, Model, Pool, MAX_ACTIVATION, MAX_PARAMETERS, SIDE};
+use super::stage::{MAX_CHANNELS, MAX_SIDE};
+use super::{BatchNorm, Conv2d, Dense, InputStage, Layer, Model, NodeOp, NodeSpec, Pool, MAX_ACTIVATION, MAX_NODES, MAX_PARAMETERS, SIDE};
 use crate::error::{LrpError, Result};
 use ndarray::{Array1, Array2, Array4};
 use safetensors::{tensor::TensorView, Dtype, SafeTensors};
@@ -11,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// Version of the metadata format this crate reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 const META_KEY: &str = "lrp";
 
 /// A small bright square stamped into the drawing (the Clever Hans lesson), in 28x28 pixel units.
@@ -68,36 +76,211 @@ impl ModelMeta {
     }
 }
 
+/// Zero padding: one number for every side, or `[top, left, bottom, right]`.
+#[derive(Clone, Copy, Serialize, Deserialize)]
+#[serde(untagged)]
+enum Padding {
+    Same(usize),
+    Sides([usize; 4]),
+}
+
+impl Default for Padding {
+    fn default() -> Self {
+        Padding::Same(0)
+    }
+}
+
+impl Padding {
+    fn sides(self) -> [usize; 4] {
+        match self {
+            Padding::Same(p) => [p; 4],
+            Padding::Sides(s) => s,
+        }
+    }
+    fn of(s: [usize; 4]) -> Padding {
+        if s.iter().all(|&p| p == s[0]) {
+            Padding::Same(s[0])
+        } else {
+            Padding::Sides(s)
+        }
+    }
+}
+
+fn one_one() -> [usize; 2] {
+    [1, 1]
+}
+fn one() -> usize {
+    1
+}
+fn is_one_one(v: &[usize; 2]) -> bool {
+    *v == [1, 1]
+}
+fn is_one(v: &usize) -> bool {
+    *v == 1
+}
+fn is_unpadded(p: &Padding) -> bool {
+    p.sides() == [0; 4]
+}
+
+/// One entry of the metadata's `layers` list. Every type is one line here; its tensors are read in
+/// [`read_node`].
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 enum LayerSpec {
-    Dense { inputs: usize, outputs: usize },
-    Conv2d { in_channels: usize, out_channels: usize, kernel: [usize; 2], stride: [usize; 2], padding: usize },
+    Dense {
+        #[serde(alias = "inputs")]
+        in_features: usize,
+        #[serde(alias = "outputs")]
+        out_features: usize,
+    },
+    Conv2d {
+        in_channels: usize,
+        out_channels: usize,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        #[serde(default)]
+        padding: Padding,
+        #[serde(default = "one_one", skip_serializing_if = "is_one_one")]
+        dilation: [usize; 2],
+        #[serde(default = "one", skip_serializing_if = "is_one")]
+        groups: usize,
+    },
     Relu,
     Tanh,
-    MaxPool2d { kernel: [usize; 2], stride: [usize; 2] },
-    AvgPool2d { kernel: [usize; 2], stride: [usize; 2] },
-    SumPool2d { kernel: [usize; 2], stride: [usize; 2], scale: f32 },
+    Clamp {
+        min: f32,
+        max: f32,
+    },
+    MaxPool2d {
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        #[serde(default, skip_serializing_if = "is_unpadded")]
+        padding: Padding,
+    },
+    AvgPool2d {
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        #[serde(default, skip_serializing_if = "is_unpadded")]
+        padding: Padding,
+    },
+    SumPool2d {
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        scale: f32,
+    },
+    GlobalAvgPool,
     Flatten,
+    Add,
+    Concat,
+    BatchNorm {
+        channels: usize,
+        eps: f32,
+    },
+    Identity,
+    Dropout,
 }
 
+/// One value per channel, or one for all (version 1 files have one).
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+enum PerChannel {
+    One(f32),
+    Each(Vec<f32>),
+}
+
+impl PerChannel {
+    fn values(&self, channels: usize) -> Vec<f32> {
+        match self {
+            PerChannel::One(v) => vec![*v; channels],
+            PerChannel::Each(v) => v.clone(),
+        }
+    }
+    fn of(v: &[f32]) -> PerChannel {
+        if v.len() == 1 {
+            PerChannel::One(v[0])
+        } else {
+            PerChannel::Each(v.to_vec())
+        }
+    }
+}
+
+/// The input: `x * scale + shift` per channel, or `(x - mean) / std` (torchvision's `Normalize`).
 #[derive(Serialize, Deserialize)]
 struct InputSpec {
     height: usize,
     width: usize,
     channels: usize,
-    #[serde(flatten)]
-    stage: InputStage,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    scale: Option<PerChannel>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    shift: Option<PerChannel>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    mean: Option<Vec<f32>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    std: Option<Vec<f32>>,
+    #[serde(default)]
+    pad: usize,
+    #[serde(default)]
+    pad_value: f32,
+}
+
+impl InputSpec {
+    fn stage(&self) -> Result<InputStage> {
+        let (c, h, w) = (self.channels, self.height, self.width);
+        if c == 0 || c > MAX_CHANNELS || h == 0 || w == 0 || h > MAX_SIDE || w > MAX_SIDE {
+            return Err(LrpError::InvalidModel(format!("the model takes {c}x{h}x{w} inputs (channels 1..={MAX_CHANNELS}, sides 1..={MAX_SIDE})")));
+        }
+        let mut stage = match (&self.mean, &self.std) {
+            (Some(m), Some(s)) if self.scale.is_none() && self.shift.is_none() => {
+                if m.len() != c || s.len() != c || s.contains(&0.0) {
+                    return Err(LrpError::InvalidModel(format!("input: mean and std need {c} values each, std non-zero")));
+                }
+                InputStage::normalize(c, h, w, m, s)
+            }
+            (None, None) => {
+                let scale = self.scale.as_ref().map_or(vec![1.0; c], |v| v.values(c));
+                let shift = self.shift.as_ref().map_or(vec![0.0; c], |v| v.values(c));
+                InputStage { channels: c, height: h, width: w, scale, shift, pad: 0, pad_value: 0.0 }
+            }
+            _ => return Err(LrpError::InvalidModel("input: give scale/shift or mean/std, not both and not half of one".into())),
+        };
+        stage.pad = self.pad;
+        stage.pad_value = self.pad_value;
+        stage.validate()?;
+        Ok(stage)
+    }
+    fn of(stage: &InputStage) -> InputSpec {
+        InputSpec {
+            height: stage.height,
+            width: stage.width,
+            channels: stage.channels,
+            scale: Some(PerChannel::of(&stage.scale)),
+            shift: Some(PerChannel::of(&stage.shift)),
+            mean: None,
+            std: None,
+            pad: stage.pad,
+            pad_value: stage.pad_value,
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
-struct Header {
+struct Header<L> {
     format: String,
     version: u32,
     input: InputSpec,
-    layers: Vec<LayerSpec>,
+    layers: Vec<L>,
     #[serde(flatten)]
     meta: ModelMeta,
+}
+
+/// A layer entry as written: the spec and, for a node that does not read the previous one, its inputs.
+#[derive(Serialize)]
+struct NodeOut {
+    #[serde(flatten)]
+    spec: LayerSpec,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    inputs: Option<Vec<usize>>,
 }
 
 fn fmt_err(msg: impl Into<String>) -> LrpError {
@@ -107,11 +290,23 @@ fn fmt_err(msg: impl Into<String>) -> LrpError {
 /// Parameter count a spec declares, with overflow checks (refuses absurd sizes before allocating).
 fn declared_params(spec: &LayerSpec) -> Option<usize> {
     match spec {
-        LayerSpec::Dense { inputs, outputs } => inputs.checked_mul(*outputs)?.checked_add(*outputs),
-        LayerSpec::Conv2d { in_channels, out_channels, kernel, .. } => {
-            in_channels.checked_mul(*out_channels)?.checked_mul(kernel[0])?.checked_mul(kernel[1])?.checked_add(*out_channels)
+        LayerSpec::Dense { in_features, out_features } => in_features.checked_mul(*out_features)?.checked_add(*out_features),
+        LayerSpec::Conv2d { in_channels, out_channels, kernel, groups, .. } => {
+            if *groups == 0 || in_channels % groups != 0 {
+                return None;
+            }
+            (in_channels / groups).checked_mul(*out_channels)?.checked_mul(kernel[0])?.checked_mul(kernel[1])?.checked_add(*out_channels)
         }
+        LayerSpec::BatchNorm { channels, .. } => channels.checked_mul(4),
         _ => Some(0),
+    }
+}
+
+/// Output units a spec declares (bounded before any tensor is read).
+fn declared_units(spec: &LayerSpec) -> usize {
+    match spec {
+        LayerSpec::Dense { out_features: n, .. } | LayerSpec::Conv2d { out_channels: n, .. } | LayerSpec::BatchNorm { channels: n, .. } => *n,
+        _ => 0,
     }
 }
 
@@ -130,6 +325,59 @@ fn read_tensor(st: &SafeTensors, name: &str, shape: &[usize]) -> Result<Vec<f32>
     Ok(v)
 }
 
+/// The operation of layer entry `k`, with its tensors.
+fn read_node(st: &SafeTensors, k: usize, spec: &LayerSpec) -> Result<NodeOp> {
+    let t = |name: &str, shape: &[usize]| read_tensor(st, &format!("layers.{k}.{name}"), shape);
+    let layer = match *spec {
+        LayerSpec::Dense { in_features, out_features } => {
+            let w = t("weight", &[out_features, in_features])?;
+            let b = t("bias", &[out_features])?;
+            Layer::Dense(Dense { weight: Array2::from_shape_vec((out_features, in_features), w).expect("checked shape"), bias: Array1::from(b) })
+        }
+        LayerSpec::Conv2d { in_channels, out_channels, kernel, stride, padding, dilation, groups } => {
+            let shape = [out_channels, in_channels / groups, kernel[0], kernel[1]];
+            let w = t("weight", &shape)?;
+            let b = t("bias", &[out_channels])?;
+            let weight = Array4::from_shape_vec((shape[0], shape[1], shape[2], shape[3]), w).expect("checked shape");
+            Layer::Conv2d(Conv2d { weight, bias: Array1::from(b), stride, padding: padding.sides(), dilation, groups })
+        }
+        LayerSpec::Relu => Layer::Relu,
+        LayerSpec::Tanh => Layer::Tanh,
+        LayerSpec::Clamp { min, max } => Layer::Clamp { min, max },
+        LayerSpec::MaxPool2d { kernel, stride, padding } => Layer::MaxPool2d(Pool { kernel, stride, padding: padding.sides() }),
+        LayerSpec::AvgPool2d { kernel, stride, padding } => Layer::AvgPool2d(Pool { kernel, stride, padding: padding.sides() }),
+        LayerSpec::SumPool2d { kernel, stride, scale } => Layer::SumPool2d(Pool::new(kernel, stride), scale),
+        LayerSpec::GlobalAvgPool => Layer::GlobalAvgPool,
+        LayerSpec::Flatten => Layer::Flatten,
+        LayerSpec::Add => Layer::Add,
+        LayerSpec::Concat => Layer::Concat,
+        LayerSpec::BatchNorm { channels, eps } => {
+            return Ok(NodeOp::BatchNorm(BatchNorm {
+                gamma: t("weight", &[channels])?,
+                beta: t("bias", &[channels])?,
+                mean: t("running_mean", &[channels])?,
+                var: t("running_var", &[channels])?,
+                eps,
+            }))
+        }
+        LayerSpec::Identity | LayerSpec::Dropout => return Ok(NodeOp::Identity),
+    };
+    Ok(NodeOp::Layer(layer))
+}
+
+/// Splits a layer entry into its spec and its inputs (`inputs` as a list; default: the previous value).
+fn parse_entry(k: usize, mut v: serde_json::Value) -> Result<(LayerSpec, Vec<usize>)> {
+    let inputs = match v.get("inputs") {
+        Some(serde_json::Value::Array(_)) => {
+            let list = v.as_object_mut().and_then(|o| o.remove("inputs")).unwrap_or_default();
+            serde_json::from_value::<Vec<usize>>(list).map_err(|e| fmt_err(format!("layer {k}: inputs: {e}")))?
+        }
+        _ => vec![k],
+    };
+    let spec = serde_json::from_value(v).map_err(|e| fmt_err(format!("layer {k}: {e}")))?;
+    Ok((spec, inputs))
+}
+
 /// Parses and validates a model file.
 pub(crate) fn load(bytes: &[u8]) -> Result<Model> {
     if bytes.len() < 8 {
@@ -141,71 +389,64 @@ pub(crate) fn load(bytes: &[u8]) -> Result<Model> {
         .as_ref()
         .and_then(|m| m.get(META_KEY))
         .ok_or_else(|| fmt_err("no `lrp` entry in the safetensors metadata: not an LRP Live model"))?;
-    let header: Header = serde_json::from_str(json).map_err(|e| fmt_err(format!("metadata: {e}")))?;
+    let header: Header<serde_json::Value> = serde_json::from_str(json).map_err(|e| fmt_err(format!("metadata: {e}")))?;
     if header.format != "lrp-live-model" {
         return Err(fmt_err(format!("metadata format `{}` is not `lrp-live-model`", header.format)));
     }
-    if header.version != FORMAT_VERSION {
-        return Err(fmt_err(format!("metadata version {} is not supported (this build reads version {FORMAT_VERSION})", header.version)));
+    if !(1..=FORMAT_VERSION).contains(&header.version) {
+        return Err(fmt_err(format!("metadata version {} is not supported (this build reads versions 1 to {FORMAT_VERSION})", header.version)));
     }
-    let inp = &header.input;
-    if (inp.height, inp.width, inp.channels) != (SIDE, SIDE, 1) {
-        return Err(LrpError::InvalidModel(format!("the model takes {}x{}x{} inputs; only 28x28x1 (MNIST) is supported", inp.height, inp.width, inp.channels)));
+    let stage = header.input.stage()?;
+    if header.layers.len() > MAX_NODES {
+        return Err(LrpError::InvalidModel(format!("the model declares {} layers (limit {MAX_NODES})", header.layers.len())));
     }
+    let entries = header.layers.into_iter().enumerate().map(|(k, v)| parse_entry(k, v)).collect::<Result<Vec<_>>>()?;
     let mut total = 0usize;
-    for (i, spec) in header.layers.iter().enumerate() {
-        let p = declared_params(spec).ok_or_else(|| LrpError::InvalidModel(format!("layer {i}: declared size overflows")))?;
+    for (i, (spec, _)) in entries.iter().enumerate() {
+        let p =
+            declared_params(spec).ok_or_else(|| LrpError::InvalidModel(format!("layer {i}: declared size overflows or groups do not divide the channels")))?;
         total = total.saturating_add(p);
-        if let LayerSpec::Dense { outputs: n, .. } | LayerSpec::Conv2d { out_channels: n, .. } = spec {
-            if *n > MAX_ACTIVATION {
-                return Err(LrpError::InvalidModel(format!("layer {i} declares {n} units (limit {MAX_ACTIVATION})")));
-            }
+        let n = declared_units(spec);
+        if n > MAX_ACTIVATION {
+            return Err(LrpError::InvalidModel(format!("layer {i} declares {n} units (limit {MAX_ACTIVATION})")));
         }
     }
     if total > MAX_PARAMETERS {
         return Err(LrpError::InvalidModel(format!("the model declares {total} parameters (limit {MAX_PARAMETERS})")));
     }
     let st = SafeTensors::deserialize(bytes).map_err(|e| fmt_err(format!("not a valid safetensors file ({e})")))?;
-    let mut layers = Vec::with_capacity(header.layers.len());
-    for (i, spec) in header.layers.iter().enumerate() {
-        let (wn, bn) = (format!("layers.{i}.weight"), format!("layers.{i}.bias"));
-        layers.push(match *spec {
-            LayerSpec::Dense { inputs, outputs } => {
-                let w = read_tensor(&st, &wn, &[outputs, inputs])?;
-                let b = read_tensor(&st, &bn, &[outputs])?;
-                Layer::Dense(Dense { weight: Array2::from_shape_vec((outputs, inputs), w).expect("checked shape"), bias: Array1::from(b) })
-            }
-            LayerSpec::Conv2d { in_channels, out_channels, kernel, stride, padding } => {
-                let shape = [out_channels, in_channels, kernel[0], kernel[1]];
-                let w = read_tensor(&st, &wn, &shape)?;
-                let b = read_tensor(&st, &bn, &[out_channels])?;
-                let weight = Array4::from_shape_vec((shape[0], shape[1], shape[2], shape[3]), w).expect("checked shape");
-                Layer::Conv2d(Conv2d { weight, bias: Array1::from(b), stride, padding })
-            }
-            LayerSpec::Relu => Layer::Relu,
-            LayerSpec::Tanh => Layer::Tanh,
-            LayerSpec::MaxPool2d { kernel, stride } => Layer::MaxPool2d(Pool { kernel, stride }),
-            LayerSpec::AvgPool2d { kernel, stride } => Layer::AvgPool2d(Pool { kernel, stride }),
-            LayerSpec::SumPool2d { kernel, stride, scale } => Layer::SumPool2d(Pool { kernel, stride }, scale),
-            LayerSpec::Flatten => Layer::Flatten,
-        });
+    let mut nodes = Vec::with_capacity(entries.len());
+    for (k, (spec, inputs)) in entries.into_iter().enumerate() {
+        nodes.push(NodeSpec { op: read_node(&st, k, &spec)?, inputs });
     }
-    Model::new(header.input.stage, layers, header.meta)
+    Model::from_nodes(stage, nodes, header.meta)
 }
 
 fn spec_of(layer: &Layer) -> LayerSpec {
     match layer {
-        Layer::Dense(d) => LayerSpec::Dense { inputs: d.weight.dim().1, outputs: d.weight.dim().0 },
+        Layer::Dense(d) => LayerSpec::Dense { in_features: d.weight.dim().1, out_features: d.weight.dim().0 },
         Layer::Conv2d(c) => {
-            let (oc, ic, kh, kw) = c.weight.dim();
-            LayerSpec::Conv2d { in_channels: ic, out_channels: oc, kernel: [kh, kw], stride: c.stride, padding: c.padding }
+            let (oc, icg, kh, kw) = c.weight.dim();
+            LayerSpec::Conv2d {
+                in_channels: icg * c.groups,
+                out_channels: oc,
+                kernel: [kh, kw],
+                stride: c.stride,
+                padding: Padding::of(c.padding),
+                dilation: c.dilation,
+                groups: c.groups,
+            }
         }
         Layer::Relu => LayerSpec::Relu,
         Layer::Tanh => LayerSpec::Tanh,
-        Layer::MaxPool2d(p) => LayerSpec::MaxPool2d { kernel: p.kernel, stride: p.stride },
-        Layer::AvgPool2d(p) => LayerSpec::AvgPool2d { kernel: p.kernel, stride: p.stride },
+        Layer::Clamp { min, max } => LayerSpec::Clamp { min: *min, max: *max },
+        Layer::MaxPool2d(p) => LayerSpec::MaxPool2d { kernel: p.kernel, stride: p.stride, padding: Padding::of(p.padding) },
+        Layer::AvgPool2d(p) => LayerSpec::AvgPool2d { kernel: p.kernel, stride: p.stride, padding: Padding::of(p.padding) },
         Layer::SumPool2d(p, s) => LayerSpec::SumPool2d { kernel: p.kernel, stride: p.stride, scale: *s },
+        Layer::GlobalAvgPool => LayerSpec::GlobalAvgPool,
         Layer::Flatten => LayerSpec::Flatten,
+        Layer::Add => LayerSpec::Add,
+        Layer::Concat => LayerSpec::Concat,
     }
 }
 
@@ -219,8 +460,13 @@ impl Model {
         let header = Header {
             format: "lrp-live-model".into(),
             version: FORMAT_VERSION,
-            input: InputSpec { height: SIDE, width: SIDE, channels: 1, stage: self.input_stage().clone() },
-            layers: self.layers().iter().map(spec_of).collect(),
+            input: InputSpec::of(self.input_stage()),
+            layers: self
+                .layers()
+                .iter()
+                .enumerate()
+                .map(|(k, l)| NodeOut { spec: spec_of(l), inputs: (self.inputs(k) != [k]).then(|| self.inputs(k).to_vec()) })
+                .collect(),
             meta: self.meta().clone(),
         };
         let json = serde_json::to_string(&header).map_err(|e| fmt_err(e.to_string()))?;

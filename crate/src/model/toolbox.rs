@@ -53,8 +53,10 @@ fn floats(after: usize, next: Option<(usize, &str)>, n: usize) -> Result<Vec<f32
 /// Parses a toolbox text model into a validated [`Model`] with the given input stage.
 pub fn import_toolbox(text: &str, opts: &ToolboxOptions) -> Result<Model> {
     let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l.trim())).filter(|(_, l)| !l.is_empty());
-    let side = opts.stage.side();
-    let mut shape = Shape::new(1, side, side);
+    if opts.stage.input_shape() != Shape::new(1, crate::model::SIDE, crate::model::SIDE) {
+        return Err(LrpError::InvalidModel("toolbox models take 28x28 grey digits: the input stage must be 1x28x28".into()));
+    }
+    let mut shape = opts.stage.padded_shape();
     let mut layers = Vec::new();
     // the spatial shape a toolbox `Flatten` flattened (in NHWC order), for the next `Linear`
     let mut flattened: Option<Shape> = None;
@@ -105,11 +107,11 @@ pub fn import_toolbox(text: &str, opts: &ToolboxOptions) -> Result<Model> {
                 let wt = floats(ln, lines.next(), h * w * din * n)?;
                 let b = floats(ln, lines.next(), n)?;
                 let weight = Array4::from_shape_fn((n, din, h, w), |(o, c, y, x)| wt[((y * w + x) * din + c) * n + o]);
-                Layer::Conv2d(Conv2d { weight, bias: Array1::from(b), stride: [s0, s1], padding: 0 })
+                Layer::Conv2d(Conv2d::new(weight, Array1::from(b), [s0, s1], 0))
             }
             "MaxPool" | "SumPool" => {
                 let d = ints(ln, &parts, 4)?;
-                let pool = Pool { kernel: [d[0], d[1]], stride: [d[2], d[3]] };
+                let pool = Pool::new([d[0], d[1]], [d[2], d[3]]);
                 if parts[0] == "MaxPool" {
                     Layer::MaxPool2d(pool)
                 } else {
@@ -127,7 +129,7 @@ pub fn import_toolbox(text: &str, opts: &ToolboxOptions) -> Result<Model> {
             Layer::Relu | Layer::Tanh => flattened,
             _ => None,
         };
-        shape = layer.output_shape(shape).map_err(|e| err(ln, e))?;
+        shape = layer.output_shape(&[shape]).map_err(|e| err(ln, e))?;
         layers.push(layer);
     }
     if layers.is_empty() {

@@ -153,7 +153,7 @@ fn read_input(path: &Path) -> lrp::Result<(Vec<f32>, usize)> {
         s => return Err(io_err(path, format!("shape {s:?}: expected [28, 28] or [N, 28, 28]"))),
     };
     let v: Vec<f32> = arr.iter().copied().collect();
-    lrp::attribution::validate_pixels(&v).map_err(|e| io_err(path, e))?;
+    lrp::attribution::validate_pixels(&v, PIXELS).map_err(|e| io_err(path, e))?;
     Ok((v, n))
 }
 
@@ -281,7 +281,7 @@ fn run(cli: Cli) -> lrp::Result<()> {
         Cmd::ImportToolbox { file, out, scale, shift, pad, pad_value, name } => {
             let text = std::fs::read_to_string(&file).map_err(|e| io_err(&file, e))?;
             let name = name.unwrap_or_else(|| file.file_stem().and_then(|s| s.to_str()).unwrap_or("toolbox").to_string());
-            let model = import_toolbox(&text, &ToolboxOptions { stage: InputStage { scale, shift, pad, pad_value }, name })?;
+            let model = import_toolbox(&text, &ToolboxOptions { stage: InputStage::mnist(scale, shift, pad, pad_value), name })?;
             std::fs::write(&out, model.to_safetensors()?).map_err(|e| io_err(&out, e))?;
             print_json(&info_json(&model));
         }

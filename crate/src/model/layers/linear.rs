@@ -1,0 +1,89 @@
+//! A linear map in the sense of LRP (dense, convolution, sum/average pooling) with its geometry, so
+//! that every rule can run `forward` and `backward` with *modified* weights `w` (a flat buffer of the
+//! layer's weight shape; a pooling layer has a single weight, the factor applied to the window sum).
+
+use crate::ops::{self, Window};
+
+#[derive(Clone, Copy, Debug)]
+pub enum LinOp {
+    Dense {
+        n_in: usize,
+    },
+    /// Convolution with `groups` groups: group `g` maps input channels `g*in_c/groups..` to output
+    /// channels `g*out_c/groups..` (depthwise: `groups == in_c`).
+    Conv {
+        win: Window,
+        out_c: usize,
+        groups: usize,
+    },
+    Pool {
+        win: Window,
+    },
+}
+
+impl LinOp {
+    /// Rows x columns of the im2col buffer this op needs (0 if none).
+    pub fn col_len(&self) -> usize {
+        match self {
+            LinOp::Conv { win, .. } => win.col_rows() * win.positions(),
+            _ => 0,
+        }
+    }
+    /// `out = forward(w, b, x)`. For a convolution, `ready` may hold `im2col(x)` computed before;
+    /// otherwise `im2col(x)` is written to `col`.
+    pub fn forward(&self, w: &[f32], b: Option<&[f32]>, x: &[f32], ready: Option<&[f32]>, col: &mut [f32], out: &mut [f32]) {
+        match *self {
+            LinOp::Dense { n_in, .. } => ops::dense_forward(w, n_in, x, b, out),
+            LinOp::Conv { win, out_c, groups } => {
+                let col: &[f32] = match ready {
+                    Some(c) => c,
+                    None => {
+                        win.im2col(x, col);
+                        col
+                    }
+                };
+                let p = win.positions();
+                if groups == 1 {
+                    ops::matmul(w, out_c, win.col_rows(), col, p, b, out);
+                    return;
+                }
+                // the im2col rows of group g are contiguous, as are its weights and outputs
+                let (og, k) = (out_c / groups, win.col_rows() / groups);
+                for g in 0..groups {
+                    let bg = b.map(|b| &b[g * og..(g + 1) * og]);
+                    ops::matmul(&w[g * og * k..(g + 1) * og * k], og, k, &col[g * k * p..(g + 1) * k * p], p, bg, &mut out[g * og * p..(g + 1) * og * p]);
+                }
+            }
+            LinOp::Pool { win } => {
+                let f = w[0];
+                win.for_each_window(|o, it| out[o] = f * it.map(|i| x[i]).sum::<f32>());
+            }
+        }
+    }
+    /// `gx = W^T g` (the transpose of the layer with weights `w`; the gradient code path).
+    pub fn backward(&self, w: &[f32], g: &[f32], col: &mut [f32], gx: &mut [f32]) {
+        match *self {
+            LinOp::Dense { n_in, .. } => ops::dense_backward(w, n_in, g, gx),
+            LinOp::Conv { win, out_c, groups } => {
+                let p = win.positions();
+                if groups == 1 {
+                    ops::matmul_t(w, out_c, win.col_rows(), g, p, col);
+                } else {
+                    let (og, k) = (out_c / groups, win.col_rows() / groups);
+                    for gi in 0..groups {
+                        ops::matmul_t(&w[gi * og * k..(gi + 1) * og * k], og, k, &g[gi * og * p..(gi + 1) * og * p], p, &mut col[gi * k * p..(gi + 1) * k * p]);
+                    }
+                }
+                win.col2im(col, gx);
+            }
+            LinOp::Pool { win } => {
+                let f = w[0];
+                gx[..win.in_c * win.in_h * win.in_w].fill(0.0);
+                win.for_each_window(|o, it| {
+                    let v = f * g[o];
+                    it.for_each(|i| gx[i] += v);
+                });
+            }
+        }
+    }
+}
