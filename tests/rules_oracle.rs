@@ -108,7 +108,7 @@ fn redistribute(conns: &[Conn], n_in: usize, n_out: usize, num: impl Fn(&Conn) -
 
 /// The formula of each rule, per neuron (lrp-conventions.md, "The rules").
 #[allow(clippy::too_many_arguments)]
-fn oracle(rule: Rule, non_negative: bool, conns: &[Conn], bias: &[f64], a: &[f64], r: &[f64], lo: &[f64], hi: &[f64]) -> Vec<f64> {
+fn oracle(rule: Rule, conns: &[Conn], bias: &[f64], a: &[f64], r: &[f64], lo: &[f64], hi: &[f64]) -> Vec<f64> {
     let (n_in, n_out) = (a.len(), r.len());
     let tiny = 1e-9;
     let pos = |v: f64| v.max(0.0);
@@ -116,13 +116,10 @@ fn oracle(rule: Rule, non_negative: bool, conns: &[Conn], bias: &[f64], a: &[f64
     match rule {
         Rule::Zero => redistribute(conns, n_in, n_out, |c| a[c.j] * c.w, |k| bias[k], tiny, r),
         Rule::Epsilon { epsilon } => redistribute(conns, n_in, n_out, |c| a[c.j] * c.w, |k| bias[k], epsilon as f64, r),
-        Rule::Gamma { gamma } if non_negative => {
-            let g = gamma as f64;
-            redistribute(conns, n_in, n_out, |c| a[c.j] * (c.w + g * pos(c.w)), |k| bias[k] + g * pos(bias[k]), tiny, r)
-        }
         Rule::Gamma { gamma } => {
             // Zennit's generalized gamma: neurons with z > 0 use (a+ with w + g w+) + (a- with w + g w-),
-            // neurons with z < 0 use (a+ with w + g w-) + (a- with w + g w+).
+            // neurons with z < 0 use (a+ with w + g w-) + (a- with w + g w+). On non-negative inputs the
+            // a- terms vanish, and where no neuron with z < 0 carries relevance this is the plain w + g w+.
             let g = gamma as f64;
             let mut z = bias.to_vec();
             for c in conns {
@@ -230,15 +227,23 @@ fn check(non_negative: bool, seed: u64) {
         let n = shape.len();
         let x = if non_negative { rand_vec(&mut rng, n, 0.0, 1.0) } else { rand_vec(&mut rng, n, -1.0, 1.0) };
         let (conns, bias, n_out) = connections(&layer, shape);
-        let r = rand_vec(&mut rng, n_out, -1.0, 2.0);
+        let r_any = rand_vec(&mut rng, n_out, -1.0, 2.0);
+        // relevance as a ReLU after the layer leaves it: none where z <= 0 (LRP-gamma's plain form)
+        let mut z = bias.clone();
+        conns.iter().for_each(|c| z[c.k] += x[c.j] as f64 * c.w);
+        let r_relu: Vec<f32> = r_any.iter().zip(&z).map(|(&r, &z)| if z > 0.0 { r } else { 0.0 }).collect();
         let f = |v: &[f32]| v.iter().map(|&q| q as f64).collect::<Vec<f64>>();
         // z^B's box: a general one, and pixels' [0, 1] (a zero lower bound: that term is skipped)
         let boxes = [(vec![-1.0f32; n], vec![1.5f32; n]), (vec![0.0f32; n], vec![1.0f32; n])];
-        let cases = rules().into_iter().map(|rule| (rule, &boxes[0])).chain([(Rule::ZBox, &boxes[1])]);
-        for (rule, (lo, hi)) in cases {
-            let got = rule_step(&layer, shape, rule, non_negative, &x, &r, (lo, hi));
+        let cases = rules().into_iter().map(|rule| (rule, &boxes[0], &r_any)).chain([
+            (Rule::ZBox, &boxes[1], &r_any),
+            (Rule::Gamma { gamma: 0.25 }, &boxes[0], &r_relu),
+            (Rule::Gamma { gamma: 1.5 }, &boxes[0], &r_relu),
+        ]);
+        for (rule, (lo, hi), r) in cases {
+            let got = rule_step(&layer, shape, rule, non_negative, &x, r, (lo, hi));
             ILL.with(|ill| ill.borrow_mut().clear());
-            let want = oracle(rule, non_negative, &conns, &bias, &f(&x), &f(&r), &f(lo), &f(hi));
+            let want = oracle(rule, &conns, &bias, &f(&x), &f(r), &f(lo), &f(hi));
             assert_eq!(got.len(), want.len(), "{} rule {rule:?}: lengths", layer.kind());
             let ill = ILL.with(|ill| ill.borrow().clone());
             let mut skip = vec![false; n];

@@ -37,6 +37,9 @@ pub enum Rule {
     Epsilon { epsilon: f32 },
     /// LRP-gamma: `rho(w) = w + gamma w+`, `rho(b) = b + gamma b+`; favours positive contributions. Lower layers.
     /// On layers whose input can be negative, Zennit's generalized form (positive and negative input parts).
+    /// Outputs with `z < 0` that carry relevance (a layer without ReLU after it, such as the last
+    /// convolution of a residual branch) take `w + gamma w-`, as in Zennit's generalized form; after a
+    /// ReLU they carry none and the rule is the plain one.
     Gamma { gamma: f32 },
     /// LRP-alpha-beta: positive and negative contributions normalised separately, weighted `alpha` and `-beta`,
     /// `alpha - beta = 1`. Bias: `b+` only in the positive, `b-` only in the negative denominator.
@@ -195,13 +198,27 @@ pub(crate) struct PreparedRule {
     pub weights: Vec<Vec<f32>>,
     pub biases: Vec<Vec<f32>>,
     pub branches: Vec<Branch>,
+    /// LRP-gamma on non-negative inputs: the branches split by the sign of `z`, used instead of
+    /// `branches` when an output with `z < 0` carries relevance.
+    pub signed: Option<Vec<Branch>>,
+}
+
+impl PreparedRule {
+    /// The branches for upper relevance `r` at outputs `z` (the layer's own output).
+    #[inline]
+    pub fn branches_for(&self, r: &[f32], z: &[f32]) -> &[Branch] {
+        match &self.signed {
+            Some(signed) if r.iter().zip(z).any(|(&r, &z)| z < 0.0 && r != 0.0) => signed,
+            _ => &self.branches,
+        }
+    }
 }
 
 impl PreparedRule {
     /// Binds `rule` to a layer with flat weights `w` and bias `b` (pooling: `w` = its one factor, no bias).
     /// `non_negative`: the layer's input is non-negative by construction, so negative-input terms vanish.
     pub fn new(rule: Rule, w: &[f32], b: Option<&[f32]>, non_negative: bool) -> PreparedRule {
-        let mut p = PreparedRule { weights: Vec::new(), biases: Vec::new(), branches: Vec::new() };
+        let mut p = PreparedRule { weights: Vec::new(), biases: Vec::new(), branches: Vec::new(), signed: None };
         let map = |v: &[f32], f: &dyn Fn(f32) -> f32| v.iter().map(|&x| f(x)).collect::<Vec<f32>>();
         let id = |x: f32| x;
         let pos = |x: f32| pmax(x, 0.0);
@@ -237,10 +254,14 @@ impl PreparedRule {
                 let gp = move |x: f32| x + gamma * pmax(x, 0.0);
                 let gn = move |x: f32| x + gamma * pmin(x, 0.0);
                 let (wp, bp) = (add_w(&mut p, &gp), add_b(&mut p, &gp));
+                let (wn, bn) = (add_w(&mut p, &gn), add_b(&mut p, &gn));
                 if non_negative {
                     p.branches = single(vec![term(InputMod::X, wp, bp, 1.0)], STABILIZER);
+                    p.signed = Some(vec![
+                        Branch { unmodified: false, coef: 1.0, mask: Mask::Positive, eps: STABILIZER, terms: vec![term(InputMod::X, wp, bp, 1.0)] },
+                        Branch { unmodified: false, coef: 1.0, mask: Mask::Negative, eps: STABILIZER, terms: vec![term(InputMod::X, wn, bn, 1.0)] },
+                    ]);
                 } else {
-                    let (wn, bn) = (add_w(&mut p, &gn), add_b(&mut p, &gn));
                     p.branches = vec![
                         Branch { unmodified: false, coef: 1.0, mask: Mask::Positive, eps: STABILIZER, terms: split(wp, bp, wn) },
                         Branch { unmodified: false, coef: 1.0, mask: Mask::Negative, eps: STABILIZER, terms: split(wn, bn, wp) },

@@ -114,7 +114,7 @@ pub(crate) fn lrp_linear(
     // inputs are checked: the layer's own activations are rarely all zero, and scanning them for every
     // term of every layer would cost more than it saves.
     let vanishes = |t: &Term| t.input != InputMod::X && t.bias.is_none() && (0..n_in).all(|j| a_mod(t, j) == 0.0);
-    for branch in &rule.branches {
+    for branch in rule.branches_for(r_out, z_orig) {
         // 1. z = sum over terms of forward(rho(W), rho(b), a_mod)
         z.fill(0.0);
         if branch.unmodified {

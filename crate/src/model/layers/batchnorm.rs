@@ -64,8 +64,9 @@ impl BatchNorm {
 /// Folds every BatchNorm into the layer before it and drops identity nodes; renumbers the values
 /// (value 0: the input; value `k + 1`: the output of node `k`). Errors name the node.
 pub fn canonize(nodes: Vec<NodeSpec>) -> Result<Vec<(Layer, Vec<usize>)>> {
-    // value map (old value -> new value) and the consumers of each new value, before folding
-    let mut map = vec![0usize];
+    // `same[v]`: the value v stands for once identities are dropped (old numbering); `map[v]`: its
+    // number in the canonized graph, where a BatchNorm's output is the folded layer's output
+    let (mut same, mut map) = (vec![0usize], vec![0usize]);
     let mut kept = 0usize;
     for (k, n) in nodes.iter().enumerate() {
         if let Some(&bad) = n.inputs.iter().find(|&&v| v > k) {
@@ -75,40 +76,50 @@ pub fn canonize(nodes: Vec<NodeSpec>) -> Result<Vec<(Layer, Vec<usize>)>> {
             return Err(invalid_model(format!("node {k} has no inputs")));
         }
         match &n.op {
-            NodeOp::Identity | NodeOp::BatchNorm(_) => {
-                if n.inputs.len() != 1 {
-                    return Err(invalid_model(format!("node {k} ({}) takes one input, not {}", n.op.kind(), n.inputs.len())));
-                }
+            NodeOp::Identity | NodeOp::BatchNorm(_) if n.inputs.len() != 1 => {
+                return Err(invalid_model(format!("node {k} ({}) takes one input, not {}", n.op.kind(), n.inputs.len())));
+            }
+            NodeOp::Identity => {
+                same.push(same[n.inputs[0]]);
+                map.push(map[n.inputs[0]]);
+            }
+            NodeOp::BatchNorm(_) => {
+                same.push(k + 1);
                 map.push(map[n.inputs[0]]);
             }
             NodeOp::Layer(_) => {
                 kept += 1;
+                same.push(k + 1);
                 map.push(kept);
             }
         }
     }
-    let mut consumers = vec![0usize; kept + 1];
+    // who reads each value (identities see through)
+    let mut readers = vec![0usize; nodes.len() + 1];
     for n in nodes.iter().filter(|n| !matches!(n.op, NodeOp::Identity)) {
         for &v in &n.inputs {
-            consumers[map[v]] += 1;
+            readers[same[v]] += 1;
         }
     }
     let mut out: Vec<(Layer, Vec<usize>)> = Vec::with_capacity(kept);
-    for (k, n) in nodes.into_iter().enumerate() {
-        match n.op {
-            NodeOp::Layer(l) => out.push((l, n.inputs.iter().map(|&v| map[v]).collect())),
+    for (k, n) in nodes.iter().enumerate() {
+        match &n.op {
+            NodeOp::Layer(l) => out.push((l.clone(), n.inputs.iter().map(|&v| map[v]).collect())),
             NodeOp::Identity => {}
             NodeOp::BatchNorm(bn) => {
                 let fail = |why: String| invalid_model(format!("node {k} (batchnorm) cannot be folded: {why}"));
                 bn.validate().map_err(fail)?;
-                let v = map[n.inputs[0]];
+                let v = same[n.inputs[0]];
                 if v == 0 {
                     return Err(fail("it normalizes the model input, not the output of a convolution or dense layer".into()));
                 }
-                if consumers[v] != 1 {
-                    return Err(fail(format!("the output it normalizes is also used by {} other node(s)", consumers[v] - 1)));
+                if !matches!(nodes[v - 1].op, NodeOp::Layer(_)) {
+                    return Err(fail(format!("its input comes from a {} node, not a convolution or dense layer", nodes[v - 1].op.kind())));
                 }
-                bn.fold_into(&mut out[v - 1].0).map_err(fail)?;
+                if readers[v] != 1 {
+                    return Err(fail(format!("the output it normalizes is also read by {} other node(s)", readers[v] - 1)));
+                }
+                bn.fold_into(&mut out[map[v] - 1].0).map_err(fail)?;
             }
         }
     }
