@@ -23,6 +23,80 @@ pub fn conv(rng: &mut Pcg64Mcg, c_in: usize, c_out: usize, k: usize, padding: us
     Layer::Conv2d(Conv2d::new(Array4::from_shape_vec((c_out, c_in, k, k), uniform(rng, c_out * c_in * k * k, s)).unwrap(), Array1::from(b), [1, 1], padding))
 }
 
+/// A grouped convolution with stride, padding per side and dilation (He-like uniform weights).
+#[allow(clippy::too_many_arguments)]
+pub fn conv_with(rng: &mut Pcg64Mcg, c_in: usize, c_out: usize, k: usize, stride: usize, padding: [usize; 4], groups: usize, bias: bool) -> Layer {
+    let cg = c_in / groups;
+    let s = (6.0 / ((cg + c_out / groups) * k * k) as f32).sqrt();
+    let b = if bias { uniform(rng, c_out, 0.1) } else { vec![0.0; c_out] };
+    let w = Array4::from_shape_vec((c_out, cg, k, k), uniform(rng, c_out * cg * k * k, s)).unwrap();
+    let mut c = Conv2d::new(w, Array1::from(b), [stride, stride], 0);
+    (c.padding, c.groups) = (padding, groups);
+    Layer::Conv2d(c)
+}
+
+/// Random BatchNorm statistics for `c` channels (mean and beta zero without bias).
+pub fn batchnorm(rng: &mut Pcg64Mcg, c: usize, bias: bool) -> crate::model::BatchNorm {
+    let mut draw = |lo: f32, hi: f32| (0..c).map(|_| rng.gen_range(lo..hi)).collect::<Vec<f32>>();
+    let (gamma, var) = (draw(0.5, 1.5), draw(0.5, 2.0));
+    let (beta, mean) = if bias { (draw(-0.2, 0.2), draw(-0.2, 0.2)) } else { (vec![0.0; c], vec![0.0; c]) };
+    crate::model::BatchNorm { gamma, beta, mean, var, eps: 1e-5 }
+}
+
+/// The nodes of a small random residual network on a normalised 3x11x11 input, as a model file
+/// holds them (before BatchNorm is folded): stem conv (stride 2, "SAME" padding 0/0/1/1) + BatchNorm +
+/// activation; an inverted residual block (1x1 expand, 3x3 depthwise, 1x1 project + BatchNorm, add);
+/// a side branch concatenated along channels; max-pooling or global average pooling; a dense layer
+/// to 5 classes. `relu6`: clamp(0, 6) instead of ReLU in the block.
+pub fn residual_nodes(seed: u64, bias: bool, relu6: bool) -> Vec<crate::model::NodeSpec> {
+    use crate::model::{NodeOp, NodeSpec};
+    let mut r = Pcg64Mcg::seed_from_u64(seed);
+    let c1 = 3 + (seed % 3) as usize;
+    let e = 2 * c1 + 1;
+    let act = if relu6 { Layer::Clamp { min: 0.0, max: 6.0 } } else { Layer::Relu };
+    let l = |layer: Layer, inputs: &[usize]| NodeSpec { op: NodeOp::Layer(layer), inputs: inputs.to_vec() };
+    let bn = |b: crate::model::BatchNorm, v: usize| NodeSpec { op: NodeOp::BatchNorm(b), inputs: vec![v] };
+    let mut nodes = vec![
+        l(conv_with(&mut r, 3, c1, 3, 2, [0, 0, 1, 1], 1, bias), &[0]),
+        bn(batchnorm(&mut r, c1, bias), 1),
+        l(Layer::Relu, &[2]),
+        l(conv_with(&mut r, c1, e, 1, 1, [0; 4], 1, bias), &[3]),
+        l(act.clone(), &[4]),
+        l(conv_with(&mut r, e, e, 3, 1, [1; 4], e, bias), &[5]),
+        l(act, &[6]),
+        l(conv_with(&mut r, e, c1, 1, 1, [0; 4], 1, bias), &[7]),
+        bn(batchnorm(&mut r, c1, bias), 8),
+        l(Layer::Add, &[9, 3]),
+        l(Layer::Relu, &[10]),
+        l(conv_with(&mut r, c1, 2, 3, 1, [1; 4], 1, bias), &[11]),
+        l(Layer::Relu, &[12]),
+        l(Layer::Concat, &[11, 13]),
+    ];
+    let c = c1 + 2;
+    let n_in = if seed % 2 == 0 {
+        nodes.push(l(Layer::MaxPool2d(Pool::new([2, 2], [2, 2])), &[14]));
+        c * 2 * 2
+    } else {
+        nodes.push(l(Layer::GlobalAvgPool, &[14]));
+        c
+    };
+    nodes.push(l(Layer::Flatten, &[15]));
+    nodes.push(l(dense(&mut r, n_in, 5, bias), &[16]));
+    nodes
+}
+
+/// The normalised 3x11x11 input stage of [`residual_nodes`].
+pub fn residual_stage() -> InputStage {
+    InputStage::normalize(3, 11, 11, &[0.4, 0.5, 0.6], &[0.3, 0.25, 0.2])
+}
+
+/// [`residual_nodes`] as a model (BatchNorm folded).
+pub fn residual_net(seed: u64, bias: bool, relu6: bool) -> Model {
+    let mut meta = ModelMeta::digits("residual");
+    meta.classes.truncate(5);
+    Model::from_nodes(residual_stage(), residual_nodes(seed, bias, relu6), meta).unwrap()
+}
+
 /// 784-32-16-10 ReLU MLP.
 pub fn tiny_mlp(seed: u64, bias: bool) -> Model {
     let mut r = Pcg64Mcg::seed_from_u64(seed);

@@ -113,7 +113,7 @@ pub fn canonize(nodes: Vec<NodeSpec>) -> Result<Vec<(Layer, Vec<usize>)>> {
                 if v == 0 {
                     return Err(fail("it normalizes the model input, not the output of a convolution or dense layer".into()));
                 }
-                if !matches!(nodes[v - 1].op, NodeOp::Layer(_)) {
+                if !matches!(nodes[v - 1].op, NodeOp::Layer(Layer::Conv2d(_) | Layer::Dense(_))) {
                     return Err(fail(format!("its input comes from a {} node, not a convolution or dense layer", nodes[v - 1].op.kind())));
                 }
                 if readers[v] != 1 {
