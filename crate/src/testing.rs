@@ -73,7 +73,7 @@ pub fn residual_nodes(seed: u64, bias: bool, relu6: bool) -> Vec<crate::model::N
         l(Layer::Concat, &[11, 13]),
     ];
     let c = c1 + 2;
-    let n_in = if seed % 2 == 0 {
+    let n_in = if seed.is_multiple_of(2) {
         nodes.push(l(Layer::MaxPool2d(Pool::new([2, 2], [2, 2])), &[14]));
         c * 2 * 2
     } else {
