@@ -6,12 +6,12 @@ fn main() {
     let method = args.get(1).map_or("epsilon-plus", String::as_str);
     let n: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(2000);
     let name = args.get(3).map_or("cnn", String::as_str);
-    let path = format!("{}/../models/{name}.safetensors", env!("CARGO_MANIFEST_DIR"));
+    let path = if name.ends_with(".safetensors") { name.to_string() } else { format!("{}/../models/{name}.safetensors", env!("CARGO_MANIFEST_DIR")) };
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let model = lrp::Model::try_from(bytes.as_slice()).unwrap();
     let m = lrp::Method::from_name(method, &model, &lrp::Params::default()).unwrap();
     let mut ex = lrp::Explainer::new(&model);
-    let xs: Vec<Vec<f32>> = (0..16).map(lrp::testing::random_pixels).collect();
+    let xs: Vec<Vec<f32>> = (0..16).map(|s| lrp::testing::random_pixels(s)[..model.input_len()].to_vec()).collect();
     let t = std::time::Instant::now();
     let mut acc = 0.0;
     for i in 0..n {

@@ -287,6 +287,14 @@ impl Window {
     pub fn positions(&self) -> usize {
         self.out_h * self.out_w
     }
+    /// A 2x2 window with stride 2, no padding, no dilation (the common pooling, with its own loops).
+    pub fn is_2x2(&self) -> bool {
+        (self.kh, self.kw, self.sh, self.sw, self.pad, self.dh, self.dw) == (2, 2, 2, 2, [0; 4], 1, 1)
+    }
+    /// Where the two input rows under output row `row` (counted over all channels) of a 2x2 pool start.
+    pub fn pool_top(&self, row: usize) -> usize {
+        (row / self.out_h * self.in_h + 2 * (row % self.out_h)) * self.in_w
+    }
     /// True if some padding is added.
     pub fn padded(&self) -> bool {
         self.pad.iter().any(|&p| p > 0)
@@ -382,7 +390,7 @@ impl Window {
                     let (kx0, kx1) = (left.saturating_sub(x0), self.kw.min((self.in_w + left).saturating_sub(x0)));
                     let (rows, cols) = (ky1.saturating_sub(ky0), kx1.saturating_sub(kx0));
                     let start = base + (y0 + ky0).saturating_sub(top) * self.in_w + (x0 + kx0).saturating_sub(left);
-                    f(o, WindowInputs { start, in_w: self.in_w, kw: cols, k: 0, n: rows * cols });
+                    f(o, WindowInputs { start, in_w: self.in_w, kw: cols, col: 0, left: rows * cols });
                 }
             }
         }
@@ -392,23 +400,30 @@ impl Window {
 /// The flat input indices of one pooling window, row by row.
 #[derive(Clone, Debug)]
 pub struct WindowInputs {
+    /// The first input of the current row.
     start: usize,
     in_w: usize,
     kw: usize,
-    k: usize,
-    n: usize,
+    col: usize,
+    /// Inputs not given yet.
+    left: usize,
 }
 
 impl Iterator for WindowInputs {
     type Item = usize;
     #[inline]
     fn next(&mut self) -> Option<usize> {
-        if self.k == self.n {
+        if self.left == 0 {
             return None;
         }
-        let (ky, kx) = (self.k / self.kw, self.k % self.kw);
-        self.k += 1;
-        Some(self.start + ky * self.in_w + kx)
+        let i = self.start + self.col;
+        self.left -= 1;
+        self.col += 1;
+        if self.col == self.kw {
+            self.col = 0;
+            self.start += self.in_w;
+        }
+        Some(i)
     }
 }
 
@@ -422,41 +437,67 @@ const TC: usize = 16;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 const TC: usize = 8;
 
-/// `out[r, j..j+TC] = init[r] + sum_t a(r, t) * b[t, j..j+TC]` for the four rows from `r0`, where
-/// `a(r, t) = a[r * ars + t * ats]`: a register-tiled kernel (four accumulators of `TC` floats) shared
-/// by the convolution and its transpose.
-#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+/// `out[r, j..j+W] = init[r] + sum_t a(r, t) * b[t, j..j+W]` for the `nr` rows from `r0` (`nr` <= 4),
+/// where `a(r, t) = a[r * ars + t * ats]`: a register-tiled kernel shared by the convolution and its
+/// transpose, written as plain loops that LLVM vectorises. Every output is `init` plus the products in
+/// order of `t`, as the plain loop adds them, whatever the tile.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn tile4(a: &[f32], ars: usize, ats: usize, r0: usize, b: &[f32], t_len: usize, p: usize, j: usize, init: [f32; TR], out: &mut [f32]) {
-    let (mut c0, mut c1, mut c2, mut c3) = ([init[0]; TC], [init[1]; TC], [init[2]; TC], [init[3]; TC]);
-    for t in 0..t_len {
-        let bt: &[f32; TC] = b[t * p + j..t * p + j + TC].try_into().expect("tile inside the row");
-        let o = t * ats;
-        let (a0, a1, a2, a3) = (a[r0 * ars + o], a[(r0 + 1) * ars + o], a[(r0 + 2) * ars + o], a[(r0 + 3) * ars + o]);
-        for q in 0..TC {
-            c0[q] += a0 * bt[q];
-            c1[q] += a1 * bt[q];
-            c2[q] += a2 * bt[q];
-            c3[q] += a3 * bt[q];
+fn tile<const W: usize>(
+    a: &[f32],
+    ars: usize,
+    ats: usize,
+    r0: usize,
+    nr: usize,
+    b: &[f32],
+    t_len: usize,
+    p: usize,
+    j: usize,
+    init: [f32; TR],
+    out: &mut [f32],
+) {
+    let bt = |t: usize| -> &[f32; W] { b[t * p + j..t * p + j + W].try_into().expect("tile inside the row") };
+    if nr == TR {
+        // four named accumulators: LLVM keeps them in registers (an array of them it spills)
+        let (mut c0, mut c1, mut c2, mut c3) = ([init[0]; W], [init[1]; W], [init[2]; W], [init[3]; W]);
+        for t in 0..t_len {
+            let bt = bt(t);
+            let o = t * ats;
+            let (a0, a1, a2, a3) = (a[r0 * ars + o], a[(r0 + 1) * ars + o], a[(r0 + 2) * ars + o], a[(r0 + 3) * ars + o]);
+            for q in 0..W {
+                c0[q] += a0 * bt[q];
+                c1[q] += a1 * bt[q];
+                c2[q] += a2 * bt[q];
+                c3[q] += a3 * bt[q];
+            }
         }
+        for (r, c) in [c0, c1, c2, c3].iter().enumerate() {
+            out[(r0 + r) * p + j..(r0 + r) * p + j + W].copy_from_slice(c);
+        }
+        return;
     }
-    for (r, c) in [c0, c1, c2, c3].iter().enumerate() {
-        out[(r0 + r) * p + j..(r0 + r) * p + j + TC].copy_from_slice(c);
+    // the one to three ragged rows at the bottom, one at a time
+    for (r, &iv) in init.iter().enumerate().take(nr) {
+        let mut c = [iv; W];
+        for t in 0..t_len {
+            let (bt, av) = (bt(t), a[(r0 + r) * ars + t * ats]);
+            for q in 0..W {
+                c[q] += av * bt[q];
+            }
+        }
+        out[(r0 + r) * p + j..(r0 + r) * p + j + W].copy_from_slice(&c);
     }
 }
 
-/// The same tile with wasm `simd128` intrinsics: the same products and sums in the same order (no
-/// fused multiply-add), so the results are bit for bit those of the native build.
+/// The full-width tile in wasm, with `simd128` intrinsics (LLVM's own vectorisation of the plain loops
+/// ran 1.8x slower in Chromium): the same products and sums in the same order (no fused multiply-add),
+/// so the results are bit for bit those of the native build.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn tile4(a: &[f32], ars: usize, ats: usize, r0: usize, b: &[f32], t_len: usize, p: usize, j: usize, init: [f32; TR], out: &mut [f32]) {
-    if t_len == 0 {
-        for (r, &v) in init.iter().enumerate() {
-            out[(r0 + r) * p + j..(r0 + r) * p + j + TC].fill(v);
-        }
-        return;
+fn tile_full(a: &[f32], ars: usize, ats: usize, r0: usize, nr: usize, b: &[f32], t_len: usize, p: usize, j: usize, init: [f32; TR], out: &mut [f32]) {
+    if nr != TR || t_len == 0 {
+        return tile::<TC>(a, ars, ats, r0, nr, b, t_len, p, j, init, out);
     }
     // every index the loops below touch, checked once
     assert!((t_len - 1) * p + j + TC <= b.len() && (r0 + TR - 1) * ars + (t_len - 1) * ats < a.len() && (r0 + TR - 1) * p + j + TC <= out.len());
@@ -484,28 +525,47 @@ fn tile4(a: &[f32], ars: usize, ats: usize, r0: usize, b: &[f32], t_len: usize, 
     }
 }
 
-/// `out[r, j] = init(r) + sum_t a(r, t) * b[t, j]` for all `rows` x `p`: four-row tiles of `TC` columns,
-/// then the ragged columns and rows with plain loops (same order of additions: identical results).
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn tile_full(a: &[f32], ars: usize, ats: usize, r0: usize, nr: usize, b: &[f32], t_len: usize, p: usize, j: usize, init: [f32; TR], out: &mut [f32]) {
+    tile::<TC>(a, ars, ats, r0, nr, b, t_len, p, j, init, out)
+}
+
+/// `out[r, j] = init(r) + sum_t a(r, t) * b[t, j]` for all `rows` x `p`: tiles of four rows (the last
+/// tile one to three) and `TC` columns, the ragged columns in tiles of 8, 4, 2 and 1 (the same order of
+/// additions throughout: identical results).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn product(a: &[f32], ars: usize, ats: usize, rows: usize, b: &[f32], t_len: usize, p: usize, init: impl Fn(usize) -> f32, out: &mut [f32]) {
     let full_cols = p - p % TC;
-    let full_rows = rows - rows % TR;
-    for r0 in (0..full_rows).step_by(TR) {
-        let iv = [init(r0), init(r0 + 1), init(r0 + 2), init(r0 + 3)];
+    for r0 in (0..rows).step_by(TR) {
+        let nr = TR.min(rows - r0);
+        let iv: [f32; TR] = std::array::from_fn(|r| if r < nr { init(r0 + r) } else { 0.0 });
         for j in (0..full_cols).step_by(TC) {
-            tile4(a, ars, ats, r0, b, t_len, p, j, iv, out);
+            tile_full(a, ars, ats, r0, nr, b, t_len, p, j, iv, out);
         }
-    }
-    for r in 0..rows {
-        let first = if r < full_rows { full_cols } else { 0 };
-        if first == p {
-            continue;
-        }
-        let o = &mut out[r * p + first..(r + 1) * p];
-        o.fill(init(r));
-        for t in 0..t_len {
-            axpy(o, a[r * ars + t * ats], &b[t * p + first..(t + 1) * p]);
+        let mut j = full_cols;
+        while j < p {
+            let w = p - j;
+            j += match w {
+                8.. if TC > 8 => {
+                    tile::<8>(a, ars, ats, r0, nr, b, t_len, p, j, iv, out);
+                    8
+                }
+                4.. => {
+                    tile::<4>(a, ars, ats, r0, nr, b, t_len, p, j, iv, out);
+                    4
+                }
+                2.. => {
+                    tile::<2>(a, ars, ats, r0, nr, b, t_len, p, j, iv, out);
+                    2
+                }
+                _ => {
+                    tile::<1>(a, ars, ats, r0, nr, b, t_len, p, j, iv, out);
+                    1
+                }
+            };
         }
     }
 }

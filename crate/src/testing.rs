@@ -291,7 +291,10 @@ pub fn kernel_mismatch() -> Option<String> {
         }
     }
     // the order of the products: out[r, j] = init(r), then + a(r, t) * b[t, j] for t = 0, 1, ...
-    for (m, k, p) in [(1, 1, 1), (4, 25, 576), (16, 25, 576), (32, 400, 64), (5, 9, 37), (6, 3, 17), (3, 0, 5), (4, 0, 40)] {
+    // (tiles of four rows and of one to three; full-width tiles and every narrower width from 15 to 1)
+    let shapes = [(1, 1, 1), (4, 25, 576), (16, 25, 576), (32, 400, 64), (5, 9, 37), (6, 3, 17), (3, 0, 5), (4, 0, 40), (100, 40, 4), (25, 30, 100)];
+    let narrow = (1..=15).map(|p| (2 + p % 5, 3 + p % 4, p));
+    for (m, k, p) in shapes.into_iter().chain(narrow) {
         let (w, col, bias, g) = (uniform(&mut r, m * k, 1.0), uniform(&mut r, k * p, 1.0), uniform(&mut r, m, 1.0), uniform(&mut r, m * p, 1.0));
         let mut got = vec![0.0; m * p];
         ops::matmul(&w, m, k, &col, p, Some(&bias), &mut got);
@@ -318,6 +321,25 @@ pub fn kernel_mismatch() -> Option<String> {
             }
         }
         let e = same(&format!("matmul {m}x{k}x{p}"), &got, &want).or_else(|| same(&format!("matmul_t {m}x{k}x{p}"), &got_t, &want_t));
+        if e.is_some() {
+            return e;
+        }
+    }
+    // sum pooling's 2x2 loops against the general window walk (odd sizes leave a row or column out)
+    for (c, h, w) in [(1, 2, 2), (3, 4, 6), (2, 5, 7), (4, 28, 28)] {
+        let win = ops::Window::new(c, h, w, [2, 2], [2, 2], 0).expect("fits");
+        // products of two uniform values use the whole mantissa (sums of four uniform values are exact)
+        let x: Vec<f32> = uniform(&mut r, c * h * w, 1.0).into_iter().enumerate().map(|(i, v)| if i % 5 == 0 { -0.0 } else { v * (v + 0.37) }).collect();
+        let g = uniform(&mut r, c * win.positions(), 1.0);
+        let op = crate::model::LinOp::Pool { win };
+        let (mut got, mut got_t) = (vec![0.0; c * win.positions()], vec![7.0; c * h * w]);
+        op.forward(&[0.5], None, &x, None, &mut [], &mut got);
+        op.backward(&[0.5], &g, &mut [], &mut got_t);
+        let mut want = vec![0.0f32; got.len()];
+        win.for_each_window(|o, it| want[o] = 0.5 * it.map(|i| x[i]).sum::<f32>());
+        let mut want_t = vec![0.0f32; c * h * w];
+        win.for_each_window(|o, it| it.for_each(|i| want_t[i] += 0.5 * g[o]));
+        let e = same(&format!("sumpool {c}x{h}x{w}"), &got, &want).or_else(|| same(&format!("sumpool backward {c}x{h}x{w}"), &got_t, &want_t));
         if e.is_some() {
             return e;
         }

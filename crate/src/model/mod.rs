@@ -191,6 +191,19 @@ impl Model {
     pub fn parameters(&self) -> usize {
         self.layers.iter().map(Layer::parameters).sum()
     }
+    /// Multiply-adds of the dense and convolution layers in one forward pass (the usual size of a
+    /// network's compute; pooling and activations are not counted).
+    pub fn multiply_adds(&self) -> usize {
+        self.layers
+            .iter()
+            .enumerate()
+            .map(|(k, l)| match l {
+                Layer::Dense(d) => d.weight.len(),
+                Layer::Conv2d(c) => self.shapes[k + 1].len() * c.weight.len() / c.weight.dim().0,
+                _ => 0,
+            })
+            .sum()
+    }
     /// Values of one input (the stage's `C x H x W`, before padding).
     pub fn input_len(&self) -> usize {
         self.input.input_len()

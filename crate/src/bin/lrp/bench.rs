@@ -82,6 +82,7 @@ pub fn bench(a: BenchArgs) -> lrp::Result<()> {
         let bytes = std::fs::read(path).map_err(|e| LrpError::Io(format!("{}: {e}", path.display())))?;
         let model = Model::try_from(bytes.as_slice())?;
         let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("model").to_string();
+        let macs = model.multiply_adds();
         let mut ex = Explainer::new(&model);
         for t in TASKS {
             let task = Task::new(t, &model)?;
@@ -112,10 +113,34 @@ pub fn bench(a: BenchArgs) -> lrp::Result<()> {
                 _ => None,
             };
             println!("{name:<14} {t:<22} {median:>12.1} {p95:>12.1} {:>16} {allocs:>14.1}", batch.map_or("".into(), |b| format!("{b:.1}")));
-            rows.push(
-                serde_json::json!({ "model": name, "task": t, "median_us": median, "p95_us": p95, "batch100_us": batch, "allocations_per_digit": allocs }),
-            );
+            rows.push(serde_json::json!({
+                "model": name, "task": t, "median_us": median, "p95_us": p95, "batch100_us": batch,
+                "allocations_per_digit": allocs, "multiply_adds": macs,
+            }));
         }
+    }
+    // time per multiply-add against the first model's, for the explanation tasks
+    println!(
+        "\nmedian time per million multiply-adds (dense and conv layers), and relative to {}",
+        rows.first().map_or("", |r| r["model"].as_str().unwrap_or(""))
+    );
+    println!("{:<14} {:>10} {:>16} {:>16} {:>16}", "model", "M mult-add", "gradient µs/M", "eps-plus µs/M", "ratio gr / e+");
+    let per = |m: &str, t: &str| {
+        rows.iter()
+            .find(|r| r["model"] == m && r["task"] == t)
+            .map(|r| r["median_us"].as_f64().unwrap_or(0.0) / (r["multiply_adds"].as_f64().unwrap_or(1.0) / 1e6))
+    };
+    let first = rows.first().and_then(|r| r["model"].as_str()).unwrap_or("").to_string();
+    let mut seen = Vec::new();
+    for r in &rows {
+        let m = r["model"].as_str().unwrap_or("");
+        if seen.contains(&m) {
+            continue;
+        }
+        seen.push(m);
+        let (g, e) = (per(m, "gradient").unwrap_or(0.0), per(m, "epsilon-plus").unwrap_or(0.0));
+        let (g0, e0) = (per(&first, "gradient").unwrap_or(1.0), per(&first, "epsilon-plus").unwrap_or(1.0));
+        println!("{m:<14} {:>10.2} {g:>16.1} {e:>16.1} {:>8.2} / {:.2}", r["multiply_adds"].as_f64().unwrap_or(0.0) / 1e6, g / g0, e / e0);
     }
     if let Some(p) = a.json {
         if let Some(dir) = p.parent() {

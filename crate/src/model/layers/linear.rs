@@ -54,6 +54,16 @@ impl LinOp {
                     ops::matmul(&w[g * og * k..(g + 1) * og * k], og, k, &col[g * k * p..(g + 1) * k * p], p, bg, &mut out[g * og * p..(g + 1) * og * p]);
                 }
             }
+            LinOp::Pool { win } if win.is_2x2() => {
+                // the common 2x2 window: the sum in the iterator's order (`sum` starts from -0.0, which adds nothing)
+                let f = w[0];
+                for (row, o) in out.chunks_exact_mut(win.out_w).enumerate() {
+                    let (r0, r1) = x[win.pool_top(row)..][..2 * win.in_w].split_at(win.in_w);
+                    for ((a, b), o) in r0.chunks_exact(2).zip(r1.chunks_exact(2)).zip(o) {
+                        *o = f * (a[0] + a[1] + b[0] + b[1]);
+                    }
+                }
+            }
             LinOp::Pool { win } => {
                 let f = w[0];
                 win.for_each_window(|o, it| out[o] = f * it.map(|i| x[i]).sum::<f32>());
@@ -75,6 +85,18 @@ impl LinOp {
                     }
                 }
                 win.col2im(col, gx);
+            }
+            LinOp::Pool { win } if win.is_2x2() && win.in_h % 2 == 0 && win.in_w % 2 == 0 => {
+                // windows that tile the map: every input gets exactly one share, `0 + v` as below
+                let f = w[0];
+                for (row, g) in g.chunks_exact(win.out_w).enumerate() {
+                    let (d0, d1) = gx[win.pool_top(row)..][..2 * win.in_w].split_at_mut(win.in_w);
+                    for ((d0, d1), &gv) in d0.chunks_exact_mut(2).zip(d1.chunks_exact_mut(2)).zip(g) {
+                        let v = 0.0 + f * gv;
+                        d0.fill(v);
+                        d1.fill(v);
+                    }
+                }
             }
             LinOp::Pool { win } => {
                 let f = w[0];

@@ -50,21 +50,11 @@ pub fn global_factor(s: Shape) -> f32 {
     1.0 / (s.h * s.w) as f32
 }
 
-/// A 2x2 pooling window with stride 2 and no padding (the common case, with its own branch-free loops).
-fn is_2x2(w: &Window) -> bool {
-    (w.kh, w.kw, w.sh, w.sw, w.pad) == (2, 2, 2, 2, [0; 4])
-}
-
-/// Where the two input rows under output row `row` (counted over all channels) of a 2x2 pool start.
-fn pool_top(w: &Window, row: usize) -> usize {
-    (row / w.out_h * w.in_h + 2 * (row % w.out_h)) * w.in_w
-}
-
 /// Max-pooling forward.
 pub fn max_forward(w: &Window, x: &[f32], out: &mut [f32]) {
-    if is_2x2(w) {
+    if w.is_2x2() {
         for (row, o) in out.chunks_exact_mut(w.out_w).enumerate() {
-            let (r0, r1) = x[pool_top(w, row)..][..2 * w.in_w].split_at(w.in_w);
+            let (r0, r1) = x[w.pool_top(row)..][..2 * w.in_w].split_at(w.in_w);
             for ((a, b), o) in r0.chunks_exact(2).zip(r1.chunks_exact(2)).zip(o) {
                 *o = ops::pmax(ops::pmax(a[0], a[1]), ops::pmax(b[0], b[1]));
             }
@@ -78,11 +68,11 @@ pub fn max_forward(w: &Window, x: &[f32], out: &mut [f32]) {
 /// split equally among ties. Shared by the gradient and by LRP's winner-take-all rule.
 pub fn max_route(w: &Window, x: &[f32], g: &[f32], gx: &mut [f32]) {
     gx.fill(0.0);
-    if is_2x2(w) {
+    if w.is_2x2() {
         // the common 2x2 pool, branch-free: share = g / ties, given to each input equal to the max
         for (row, g) in g.chunks_exact(w.out_w).enumerate() {
-            let (r0, r1) = x[pool_top(w, row)..][..2 * w.in_w].split_at(w.in_w);
-            let (d0, d1) = gx[pool_top(w, row)..][..2 * w.in_w].split_at_mut(w.in_w);
+            let (r0, r1) = x[w.pool_top(row)..][..2 * w.in_w].split_at(w.in_w);
+            let (d0, d1) = gx[w.pool_top(row)..][..2 * w.in_w].split_at_mut(w.in_w);
             ops::route2x2(r0, r1, g, d0, d1);
         }
         return;
