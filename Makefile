@@ -38,6 +38,7 @@ test: test-rust test-wasm test-e2e
 
 test-rust:
 	@scripts/ensure-tools.sh rust
+	cargo fmt --all --check
 	cargo test --features cli
 	cargo clippy --quiet --features cli --all-targets -- -D warnings
 
@@ -54,7 +55,8 @@ test-e2e: web cli
 # update time, memory, and Zennit as the reference (skipped when torch is missing).
 bench: cli web
 	@scripts/ensure-tools.sh browser node
-	$(LRP) bench --json target/bench/native.json
+	cargo run --quiet --release --example bench_models -- target/bench
+	$(LRP) bench --models models/cnn.safetensors models/mlp.safetensors target/bench/lenet5-toolbox.safetensors target/bench/odd.safetensors --json target/bench/native.json
 	node tests/e2e/bench.mjs
 	python3 tests/reference/zennit_bench.py
 

@@ -38,7 +38,7 @@ fn json(out: &std::process::Output) -> serde_json::Value {
 #[test]
 fn explain_works_for_every_method_name() {
     let (model, input) = setup("t1");
-    for name in lrp::METHOD_NAMES {
+    for name in lrp::registry::names() {
         let out = lrp()
             .args(["explain", "--model"])
             .arg(&model)
@@ -168,4 +168,17 @@ fn errors_are_one_line_and_a_non_zero_exit() {
         assert!(err.starts_with("lrp: error: "), "{err}");
         assert!(out.stdout.is_empty());
     }
+}
+
+#[test]
+fn methods_lists_the_registry_and_explain_refuses_other_names() {
+    let v = json(&lrp().args(["methods", "--json"]).output().unwrap());
+    let names: Vec<&str> = v["methods"].as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();
+    assert_eq!(names, lrp::registry::names().collect::<Vec<_>>());
+    assert!(v["methods"].as_array().unwrap().iter().all(|m| !m["reference"].as_str().unwrap().is_empty()));
+    let (model, input) = setup("t-methods");
+    let out = lrp().args(["explain", "--model"]).arg(&model).arg("--input").arg(&input).args(["--method", "lrp-7"]).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("lrp-7") && err.contains("epsilon-plus"), "{err}");
 }

@@ -4,7 +4,7 @@
 
 use lrp::preprocess::preprocess_rgba;
 use lrp::testing::{tiny_cnn, tiny_mlp};
-use lrp::{Explainer, Method, Params, Query, METHOD_NAMES};
+use lrp::{Explainer, Method, Params, Query};
 
 fn canvas(w: usize, h: usize, paint: impl Fn(usize, usize) -> [u8; 4]) -> Vec<u8> {
     (0..h).flat_map(|y| (0..w).map(move |x| (x, y))).flat_map(|(x, y)| paint(x, y)).collect()
@@ -38,7 +38,7 @@ fn edge_case_canvases_give_finite_explanations() {
         assert!(p.pixels.iter().all(|v| v.is_finite() && (0.0..=1.0).contains(v)), "{name}");
         for model in &models {
             let mut ex = Explainer::new(model);
-            for m in METHOD_NAMES {
+            for m in lrp::registry::names() {
                 let method = Method::from_name(m, model, &Params { steps: 4, samples: 4, ..Params::default() }).unwrap();
                 let e = ex.explain(model, &p.pixels, &method, &Query::default()).unwrap();
                 assert!(e.heatmap.iter().chain(&e.logits).chain(&e.probabilities).all(|v| v.is_finite()), "{name} {m}");

@@ -5,7 +5,7 @@
 
 use lrp::model::{Conv2d, Layer, ModelMeta, NodeOp, NodeSpec};
 use lrp::testing::{residual_nodes, residual_stage};
-use lrp::{Explainer, Method, Model, Params, Query, METHOD_NAMES};
+use lrp::{Explainer, Method, Model, Params, Query, METHODS};
 use ndarray::{Array1, Array4};
 use rand::{Rng, SeedableRng};
 
@@ -142,7 +142,7 @@ fn every_method_is_finite_on_every_random_graph() {
             let model = net(seed, bias, relu6);
             let mut ex = Explainer::new(&model);
             let x = input(seed);
-            for name in METHOD_NAMES {
+            for name in lrp::registry::names() {
                 tried += 1;
                 let m = Method::from_name(name, &model, &Params { steps: 4, samples: 3, ..Params::default() }).unwrap();
                 built += 1;
@@ -155,7 +155,7 @@ fn every_method_is_finite_on_every_random_graph() {
         }
     }
     assert_eq!(built, tried);
-    assert_eq!(tried, SEEDS.count() * 2 * METHOD_NAMES.len());
+    assert_eq!(tried, SEEDS.count() * 2 * METHODS.len());
 }
 
 #[test]

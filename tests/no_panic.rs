@@ -3,7 +3,7 @@
 
 use lrp::model::{import_toolbox, Conv2d, Dense, InputStage, Layer, Model, ModelMeta, Pool, Shape, ToolboxOptions};
 use lrp::testing::tiny_cnn;
-use lrp::{Explainer, Method, Params, Query, RuleParams, METHOD_NAMES};
+use lrp::{Explainer, Method, Params, Query, RuleParams, METHODS};
 use ndarray::{Array1, Array2, Array4};
 use proptest::prelude::*;
 
@@ -72,7 +72,7 @@ proptest! {
         if let Ok(model) = Model::new(stage, fitted, meta) {
             let mut ex = Explainer::new(&model);
             let x = vec![0.3f32; 784];
-            for name in METHOD_NAMES {
+            for name in lrp::registry::names() {
                 if let Ok(m) = Method::from_name(name, &model, &Params { steps: 3, samples: 2, ..Params::default() }) {
                     if let Ok(e) = ex.explain(&model, &x, &m, &Query::default()) {
                         prop_assert!(e.heatmap.iter().all(|v| v.is_finite()));
@@ -86,10 +86,10 @@ proptest! {
     }
 
     #[test]
-    fn arbitrary_parameters_targets_and_inputs_never_panic(p in arb_params(), name in 0usize..METHOD_NAMES.len(), target in prop::option::of(0usize..14), contrast in prop::option::of(0usize..14), len in prop_oneof![Just(784usize), 0usize..1600], fill in prop_oneof![Just(f32::NAN), -1.0f32..2.0]) {
+    fn arbitrary_parameters_targets_and_inputs_never_panic(p in arb_params(), name in 0usize..METHODS.len(), target in prop::option::of(0usize..14), contrast in prop::option::of(0usize..14), len in prop_oneof![Just(784usize), 0usize..1600], fill in prop_oneof![Just(f32::NAN), -1.0f32..2.0]) {
         let model = tiny_cnn(1, true);
         let mut ex = Explainer::new(&model);
-        if let Ok(m) = Method::from_name(METHOD_NAMES[name], &model, &p) {
+        if let Ok(m) = Method::from_name(METHODS[name].name, &model, &p) {
             let x = vec![fill; len];
             let r = ex.explain(&model, &x, &m, &Query { target, contrast, normalize: false });
             if let Ok(e) = r {

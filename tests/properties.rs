@@ -4,7 +4,7 @@
 
 use lrp::model::{Dense, InputStage, Layer, Model, ModelMeta, Pool, Shape};
 use lrp::testing::{random_pixels, rule_step, tiny_cnn, tiny_mlp};
-use lrp::{Explainer, LrpError, Method, Params, Query, Rule, METHOD_NAMES};
+use lrp::{Explainer, LrpError, Method, Params, Query, Rule};
 use ndarray::{Array1, Array2};
 
 fn nets(bias: bool) -> Vec<Model> {
@@ -182,7 +182,7 @@ fn no_method_produces_nan_or_inf() {
     let inputs = [vec![0.0; 784], vec![1.0; 784], random_pixels(3)];
     for model in &models {
         let mut ex = Explainer::new(model);
-        for name in METHOD_NAMES {
+        for name in lrp::registry::names() {
             for p in [Params::default(), Params { steps: 1, samples: 1, sigma: 0.0, ..Params::default() }] {
                 let m = Method::from_name(name, model, &p).unwrap();
                 for x in &inputs {

@@ -54,6 +54,11 @@ fn every_method_runs() {
         e.explain(2, 5, true).unwrap();
         assert!(e.heatmap().iter().all(|v| v.is_finite()), "{name}");
     }
+    // the table the page reads names the same methods, each with its parameters
+    let table: serde_json::Value = serde_json::from_str(&Engine::methods()).unwrap();
+    let names: Vec<&str> = table["methods"].as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();
+    assert_eq!(names, Engine::method_names());
+    assert!(table["params"].as_array().unwrap().iter().any(|p| p["name"] == "epsilon" && p["log"] == true));
 }
 
 #[wasm_bindgen_test]

@@ -44,7 +44,8 @@ pub mod train;
 #[cfg(target_arch = "wasm32")]
 pub mod web;
 
-pub use attribution::{Explainer, Explanation, LayerTotal, Method, Params, Query, METHOD_NAMES};
+pub use attribution::registry::{self, METHODS};
+pub use attribution::{Explainer, Explanation, LayerTotal, Method, Params, Query};
 pub use composite::{Composite, Preset};
 pub use error::{LrpError, Result};
 pub use model::{Layer, Model};

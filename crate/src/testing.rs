@@ -191,24 +191,33 @@ pub fn rule_step(
 /// compare [`allocations`] before and after.
 pub struct CountingAllocator;
 
-static ALLOCATIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+thread_local! {
+    /// Per thread: the test harness's own threads allocate while a test runs (more so on a loaded
+    /// machine), and those allocations are not the engine's.
+    static ALLOCATIONS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
 
-/// Allocations (and reallocations) counted by [`CountingAllocator`] so far.
+fn count() {
+    // `try_with`: a thread being torn down has no counter left; its allocations are not counted
+    let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+}
+
+/// Allocations (and reallocations) counted by [`CountingAllocator`] on this thread so far.
 pub fn allocations() -> usize {
-    ALLOCATIONS.load(std::sync::atomic::Ordering::Relaxed)
+    ALLOCATIONS.try_with(|c| c.get()).unwrap_or(0)
 }
 
 // SAFETY: forwards to the system allocator unchanged; only counts.
 unsafe impl std::alloc::GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, l: std::alloc::Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        count();
         std::alloc::System.alloc(l)
     }
     unsafe fn dealloc(&self, p: *mut u8, l: std::alloc::Layout) {
         std::alloc::System.dealloc(p, l)
     }
     unsafe fn realloc(&self, p: *mut u8, l: std::alloc::Layout, n: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        count();
         std::alloc::System.realloc(p, l, n)
     }
 }

@@ -5,7 +5,7 @@
 //! load or method change leaves the previous one in place. Buffers cross as typed arrays
 //! (`&[u8]` in, `Vec<f32>` / `Clamped<Vec<u8>>` out), copied, so no view into wasm memory is kept.
 
-use crate::attribution::{Explainer, Method, Params, Query, METHOD_NAMES};
+use crate::attribution::{Explainer, Method, Params, Query};
 use crate::composite::Composite;
 use crate::heatmap::{colorize, max_abs, ColorMap};
 use crate::model::{Model, PIXELS, SIDE};
@@ -83,7 +83,13 @@ impl Engine {
 
     /// Every method name, in the order of the CLI.
     pub fn method_names() -> Vec<String> {
-        METHOD_NAMES.iter().map(|s| s.to_string()).collect()
+        crate::registry::names().map(String::from).collect()
+    }
+
+    /// The method table (names, families, parameters with defaults and ranges, descriptions,
+    /// references) as JSON: the page's menu, sliders and comparison grid read it.
+    pub fn methods() -> String {
+        serde_json::to_string(&crate::registry::registry()).expect("the registry serializes")
     }
 
     /// Loads a model from `.safetensors` bytes, or an LRP Toolbox text model when `toolbox` is true

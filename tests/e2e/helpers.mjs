@@ -1,5 +1,5 @@
 // Shared pieces of the browser tests: the project's own server, Debian's Chromium, digit strokes.
-import { spawn } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +10,11 @@ export const ARTIFACTS = path.join(ROOT, 'tests/e2e/artifacts');
 mkdirSync(ARTIFACTS, { recursive: true });
 
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
+
+// The engine's method table, from the CLI (the page reads the same table from the wasm engine).
+export function methodTable() {
+  return JSON.parse(execFileSync(path.join(ROOT, 'target/release/lrp'), ['methods', '--json'], { encoding: 'utf8' }));
+}
 
 // Starts `lrp serve` on a free loopback port for `root` (default: www/); resolves to { url, stop }.
 export function startServer(root = path.join(ROOT, 'www')) {

@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { session, openPage, drawDigit, clearPad, heatmapPixels, settled, seq, ARTIFACTS } from './helpers.mjs';
+import { session, openPage, drawDigit, clearPad, heatmapPixels, settled, seq, methodTable, ARTIFACTS } from './helpers.mjs';
 
 const S = session({ before, after });
 
@@ -41,16 +41,18 @@ test('rule playground: a rule per layer from the layer view, presets as buttons'
 test('method comparison and pixel flipping: every method, ranked by AOPC against random', async () => {
   const { page } = S.ctx;
   await page.check('#show-compare');
-  await page.waitForFunction(() => document.querySelectorAll('#compare-grid figure').length === 15);
+  const compared = methodTable().methods.filter((m) => m.compare).map((m) => m.name);
+  await page.waitForFunction((n) => document.querySelectorAll('#compare-grid figure').length === n, compared.length);
   const ranking = await page.$$eval('#flip-ranking li', (li) => li.map((x) => ({ m: x.dataset.method, aopc: Number(x.dataset.aopc) })));
-  assert.equal(ranking.length, 16);
+  assert.deepEqual(ranking.filter((r) => r.m).map((r) => r.m).sort(), [...compared].sort(), 'every compared method is ranked');
+  assert.equal(ranking.length, compared.length + 1, 'and the random baseline');
   const random = ranking.find((r) => !r.m).aopc;
   const eps = ranking.find((r) => r.m === 'epsilon-plus').aopc;
   assert.ok(eps > random, `epsilon-plus AOPC ${eps} vs random ${random}`);
   const aopcs = ranking.filter((r) => r.m).map((r) => r.aopc);
   assert.deepEqual(aopcs, [...aopcs].sort((a, b) => b - a), 'ranked');
   const ms = Number(await page.getAttribute('#flip-caption', 'data-ms'));
-  console.log(`pixel flipping for 15 methods: ${ms} ms`);
+  console.log(`pixel flipping for ${compared.length} methods: ${ms} ms`);
   const plot = await heatmapPixels(page, '#flip-plot');
   assert.ok(plot.some((v, i) => i % 4 === 3 && v > 0), 'the curve is drawn');
   await shot(page, 'compare-and-pixel-flipping', 'section[aria-labelledby="compare-title"]');

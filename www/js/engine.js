@@ -11,6 +11,12 @@ export function methodNames() {
   return Engine.method_names();
 }
 
+// The engine's method table: { methods: [{ name, family, params, compare, description, reference }],
+// params: [{ name, default, min, max, log, integer, description }] }.
+export function methodTable() {
+  return JSON.parse(Engine.methods());
+}
+
 // Runs fn(engine); returns { value } or { error: message }.
 export function call(engine, fn) {
   try {

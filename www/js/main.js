@@ -1,17 +1,14 @@
 // The page: wires the pad, the controls and the views to the engine. Updates are coalesced to one per
 // animation frame; every engine call is guarded, so an error is shown and the page keeps working.
-import { createEngine, methodNames, call } from './engine.js';
+import { createEngine, methodNames, methodTable, call } from './engine.js';
 import { Pad } from './pad.js';
 import { Bars, putRGBA, renderColorbar, drawOverlay, renderAllClasses, renderLayers } from './view.js';
 import { Teach } from './teach.js';
 
 const $ = (id) => document.getElementById(id);
 const STORAGE_KEY = 'lrp-live-state-v1';
-const PARAMS_OF = {
-  'lrp-eps': ['epsilon'], 'epsilon-plus': ['epsilon'], 'epsilon-gamma-box': ['epsilon', 'gamma'],
-  'epsilon-alpha2-beta1': ['epsilon', 'alpha'], 'epsilon-plus-flat': ['epsilon'], 'lrp-gamma': ['gamma'],
-  'lrp-alpha2-beta1': ['alpha'], 'integrated-gradients': ['steps'], smoothgrad: ['samples', 'sigma'], custom: [],
-};
+// the parameters each method reads, from the engine's method table (filled once the engine loads)
+let PARAMS_OF = { custom: [] };
 const SLIDERS = ['epsilon', 'gamma', 'alpha', 'steps', 'samples', 'sigma'];
 
 let engine = null;
@@ -330,6 +327,7 @@ async function main() {
     showError(`could not start the engine: ${e.message}`);
     return;
   }
+  PARAMS_OF = { ...Object.fromEntries(methodTable().methods.map((m) => [m.name, m.params])), custom: [] };
   for (const name of methodNames()) $('method').add(new Option(name, name));
   let models = ['cnn', 'mlp', 'clever-hans'];
   try {

@@ -1,11 +1,13 @@
 // The teaching panels: method comparison with pixel flipping, equivalences and pitfalls, the Clever
 // Hans lesson, rules per layer with their formulas, share links and exports, and a short guided tour.
 // Heavy work (the comparison) runs when a stroke ends, not on every pointer move.
-import { call } from './engine.js';
+import { call, methodTable } from './engine.js';
 import { putRGBA } from './view.js';
 
 const $ = (id) => document.getElementById(id);
-export const COMPARE = ['gradient', 'sensitivity', 'gradient-x-input', 'simple-taylor', 'integrated-gradients', 'smoothgrad', 'lrp-0', 'lrp-eps', 'lrp-gamma', 'lrp-alpha2-beta1', 'deep-taylor', 'epsilon-plus', 'epsilon-gamma-box', 'epsilon-alpha2-beta1', 'epsilon-plus-flat'];
+// the methods of the comparison grid: the rows of the engine's method table marked `compare`
+let comparedNames = null;
+const compared = () => (comparedNames ??= methodTable().methods.filter((m) => m.compare).map((m) => m.name));
 
 export class Teach {
   constructor(engine, ui) {
@@ -56,7 +58,7 @@ export class Teach {
 
   compare() {
     const t0 = performance.now();
-    const r = call(this.engine, (e) => e.compare(JSON.stringify(COMPARE), this.ui.state.target, 8, 25, 4));
+    const r = call(this.engine, (e) => e.compare(JSON.stringify(compared()), this.ui.state.target, 8, 25, 4));
     if (r.error) return this.ui.showError(r.error);
     const data = JSON.parse(r.value);
     const ms = performance.now() - t0;

@@ -10,36 +10,16 @@ mod gradient;
 mod integrated;
 mod lrp;
 pub(crate) use lrp::lrp_linear;
+pub mod registry;
 mod smooth;
 mod taylor;
 
-use crate::composite::{Composite, Preset};
+use crate::composite::Composite;
 use crate::error::{invalid_param, LrpError, Result};
 use crate::model::{Model, Sink};
 use crate::ops;
 use crate::rules::{PreparedRule, Rule, RuleParams};
 use serde::{Deserialize, Serialize};
-
-/// Every method name the CLI and the page accept, gradient methods first, then the LRP presets.
-pub const METHOD_NAMES: [&str; 17] = [
-    "gradient",
-    "sensitivity",
-    "gradient-x-input",
-    "simple-taylor",
-    "integrated-gradients",
-    "smoothgrad",
-    "lrp-0",
-    "lrp-eps",
-    "lrp-gamma",
-    "lrp-alpha1-beta0",
-    "lrp-alpha2-beta1",
-    "lrp-zplus",
-    "deep-taylor",
-    "epsilon-plus",
-    "epsilon-gamma-box",
-    "epsilon-alpha2-beta1",
-    "epsilon-plus-flat",
-];
 
 /// Largest number of steps (Integrated Gradients) or samples (SmoothGrad) accepted.
 pub const MAX_STEPS: usize = 4096;
@@ -86,22 +66,9 @@ pub enum Method {
 }
 
 impl Method {
-    /// The method named `name` (see [`METHOD_NAMES`]) for `model`, with parameters from `p`.
+    /// The method named `name` (a row of [`registry::METHODS`]) for `model`, with parameters from `p`.
     pub fn from_name(name: &str, model: &Model, p: &Params) -> Result<Method> {
-        let m = match name {
-            "gradient" => Method::Gradient,
-            "sensitivity" => Method::Sensitivity,
-            "gradient-x-input" => Method::GradientXInput,
-            "simple-taylor" => Method::SimpleTaylor,
-            "integrated-gradients" => Method::IntegratedGradients { steps: p.steps },
-            "smoothgrad" => Method::SmoothGrad { samples: p.samples, sigma: p.sigma, seed: p.seed },
-            _ => match Preset::from_name(name) {
-                Some(preset) => Method::Lrp(Composite::preset(preset, model, &p.rules)?),
-                None => return Err(invalid_param(format!("unknown method `{name}`; known: {}", METHOD_NAMES.join(", ")))),
-            },
-        };
-        m.validate(model)?;
-        Ok(m)
+        registry::find(name)?.build(model, p)
     }
 
     /// LRP with one rule per dense/conv layer given as text, e.g. `zb,gamma,eps,0` (see [`Rule::parse`]).

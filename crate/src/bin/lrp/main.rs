@@ -36,6 +36,11 @@ struct Io {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// The methods: name, family, parameters, description (--json: with defaults, ranges, references)
+    Methods {
+        #[arg(long)]
+        json: bool,
+    },
     /// Classify inputs: logits, probabilities and prediction per input
     Predict {
         #[command(flatten)]
@@ -45,34 +50,32 @@ enum Cmd {
     Explain {
         #[command(flatten)]
         io: Io,
-        /// Method: gradient, sensitivity, gradient-x-input, simple-taylor, integrated-gradients, smoothgrad,
-        /// or an LRP preset (lrp-0, lrp-eps, lrp-gamma, lrp-alpha1-beta0, lrp-alpha2-beta1, lrp-zplus,
-        /// deep-taylor, epsilon-plus, epsilon-gamma-box, epsilon-alpha2-beta1, epsilon-plus-flat)
+        /// Method: one of `lrp methods` (the engine's method table, which also checks the name)
         #[arg(long, default_value = "epsilon-plus")]
         method: String,
         /// LRP with one rule per dense/conv layer (or per linear layer including sum/avg pooling), e.g.
         /// 'zb,gamma,gamma,eps,eps,0'. Rules: 0, eps, eps=X, gamma, gamma=X, alphaA-betaB, ab, zplus, zb, w2, flat
         #[arg(long)]
         rules: Option<String>,
-        #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
+        #[arg(long, default_value_t = Params::default().rules.epsilon, allow_negative_numbers = true)]
         epsilon: f32,
-        #[arg(long, default_value_t = 0.25, allow_negative_numbers = true)]
+        #[arg(long, default_value_t = Params::default().rules.gamma, allow_negative_numbers = true)]
         gamma: f32,
-        #[arg(long, default_value_t = 2.0, allow_negative_numbers = true)]
+        #[arg(long, default_value_t = Params::default().rules.alpha, allow_negative_numbers = true)]
         alpha: f32,
-        #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+        #[arg(long, default_value_t = Params::default().rules.beta, allow_negative_numbers = true)]
         beta: f32,
         /// Integrated Gradients steps
-        #[arg(long, default_value_t = 32)]
+        #[arg(long, default_value_t = Params::default().steps)]
         steps: usize,
         /// SmoothGrad samples
-        #[arg(long, default_value_t = 32)]
+        #[arg(long, default_value_t = Params::default().samples)]
         samples: usize,
         /// SmoothGrad noise, fraction of the input range
-        #[arg(long, default_value_t = 0.15, allow_negative_numbers = true)]
+        #[arg(long, default_value_t = Params::default().sigma, allow_negative_numbers = true)]
         sigma: f32,
         /// SmoothGrad seed
-        #[arg(long, default_value_t = 0)]
+        #[arg(long, default_value_t = Params::default().seed)]
         seed: u64,
         /// Class to explain (default: the predicted one)
         #[arg(long)]
@@ -286,6 +289,15 @@ fn run(cli: Cli) -> lrp::Result<()> {
             print_json(&info_json(&model));
         }
         Cmd::Info { model } => print_json(&info_json(&load_model(&model)?)),
+        Cmd::Methods { json } => {
+            if json {
+                print_json(&serde_json::to_value(lrp::registry::registry()).expect("the registry serializes"));
+            } else {
+                for m in &lrp::METHODS {
+                    println!("{:<22} {:<9} {:<24} {}", m.name, format!("{:?}", m.family).to_lowercase(), m.params.join(","), m.description);
+                }
+            }
+        }
         Cmd::Train(args) => train::train(args)?,
         Cmd::Eval(args) => train::eval(args)?,
         Cmd::Serve(args) => serve::serve(args)?,

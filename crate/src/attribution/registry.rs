@@ -1,0 +1,371 @@
+//! The one table of methods: name, family, the parameters each reads (with defaults, ranges and a
+//! line of text), a one-line description and a literature reference. The CLI's help and validation,
+//! the page's method menu, its sliders and its comparison grid, and the tests all read it (the page
+//! through the wasm engine), so a new method is a row here, its arm in [`Method`], and its tests.
+
+use super::{Method, Params, MAX_STEPS};
+use crate::composite::{Composite, Preset};
+use crate::error::{invalid_param, Result};
+use crate::model::Model;
+use serde::Serialize;
+
+/// The two families the page and the CLI group methods by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    /// Built from the gradient (one or more backward passes of the layers' vector-Jacobian products).
+    Gradient,
+    /// Layer-wise relevance propagation with a composite of rules.
+    Lrp,
+}
+
+/// A parameter of [`Params`]: its default, the range a caller may set, and whether a slider for it
+/// moves on a log scale.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct ParamSpec {
+    pub name: &'static str,
+    pub default: f64,
+    pub min: f64,
+    pub max: f64,
+    pub log: bool,
+    pub integer: bool,
+    pub description: &'static str,
+}
+
+/// One row of the table.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct MethodSpec {
+    pub name: &'static str,
+    pub family: Family,
+    /// The [`ParamSpec`]s the method reads, by name.
+    pub params: &'static [&'static str],
+    /// Shown in the page's side-by-side comparison of methods.
+    pub compare: bool,
+    pub description: &'static str,
+    pub reference: &'static str,
+    #[serde(skip)]
+    build: Build,
+}
+
+impl MethodSpec {
+    /// The method for `model` with the parameters `p` (validated).
+    pub fn build(&self, model: &Model, p: &Params) -> Result<Method> {
+        let m = match self.build {
+            Build::With(f) => f(p),
+            Build::Preset(preset) => Method::Lrp(Composite::preset(preset, model, &p.rules)?),
+        };
+        m.validate(model)?;
+        Ok(m)
+    }
+}
+
+fn d() -> Params {
+    Params::default()
+}
+
+/// Every parameter any method reads; defaults are [`Params::default`]'s.
+pub fn params() -> [ParamSpec; 8] {
+    let p = d();
+    let r = p.rules;
+    [
+        ParamSpec {
+            name: "epsilon",
+            default: r.epsilon as f64,
+            min: 0.0,
+            max: 10.0,
+            log: true,
+            integer: false,
+            description: "LRP-eps stabilizer: absorbs weak or contradictory relevance",
+        },
+        ParamSpec {
+            name: "gamma",
+            default: r.gamma as f64,
+            min: 0.0,
+            max: 10.0,
+            log: true,
+            integer: false,
+            description: "LRP-gamma: weight of the positive contributions added",
+        },
+        ParamSpec {
+            name: "alpha",
+            default: r.alpha as f64,
+            min: 1.0,
+            max: 10.0,
+            log: false,
+            integer: false,
+            description: "alpha-beta: weight of the positive contributions (alpha - beta = 1)",
+        },
+        ParamSpec {
+            name: "beta",
+            default: r.beta as f64,
+            min: 0.0,
+            max: 9.0,
+            log: false,
+            integer: false,
+            description: "alpha-beta: weight of the negative contributions",
+        },
+        ParamSpec {
+            name: "steps",
+            default: p.steps as f64,
+            min: 1.0,
+            max: MAX_STEPS as f64,
+            log: false,
+            integer: true,
+            description: "Integrated Gradients: Riemann steps from the blank canvas",
+        },
+        ParamSpec {
+            name: "samples",
+            default: p.samples as f64,
+            min: 1.0,
+            max: MAX_STEPS as f64,
+            log: false,
+            integer: true,
+            description: "SmoothGrad: noisy samples averaged",
+        },
+        ParamSpec {
+            name: "sigma",
+            default: p.sigma as f64,
+            min: 0.0,
+            max: 10.0,
+            log: false,
+            integer: false,
+            description: "SmoothGrad: noise standard deviation, a fraction of the pixel range",
+        },
+        ParamSpec {
+            name: "seed",
+            default: p.seed as f64,
+            min: 0.0,
+            max: u32::MAX as f64,
+            log: false,
+            integer: true,
+            description: "SmoothGrad: seed of the noise",
+        },
+    ]
+}
+
+/// How a row makes its [`Method`]: a function of the parameters, or an LRP preset.
+#[derive(Clone, Copy, Debug)]
+enum Build {
+    With(fn(&Params) -> Method),
+    Preset(Preset),
+}
+
+const LRP_2015: &str = "Bach et al. 2015, On pixel-wise explanations for non-linear classifier decisions by layer-wise relevance propagation, PLoS ONE";
+const LRP_2019: &str = "Montavon et al. 2019, Layer-wise relevance propagation: an overview, in Explainable AI (LNCS 11700)";
+const DTD_2017: &str = "Montavon et al. 2017, Explaining nonlinear classification decisions with deep Taylor decomposition, Pattern Recognition";
+const ZENNIT: &str = "Anders et al. 2021, Software for dataset-wide XAI: from local explanations to global insights with Zennit, CoRelAy, and ViRelAy";
+
+/// The table, gradient methods first, then the LRP presets.
+pub const METHODS: [MethodSpec; 17] = [
+    MethodSpec {
+        name: "gradient",
+        family: Family::Gradient,
+        params: &[],
+        compare: true,
+        description: "the gradient of the logit with respect to the input",
+        reference: "Simonyan et al. 2014, Deep inside convolutional networks, ICLR workshop",
+        build: Build::With(|_| Method::Gradient),
+    },
+    MethodSpec {
+        name: "sensitivity",
+        family: Family::Gradient,
+        params: &[],
+        compare: true,
+        description: "the squared gradient: how much each pixel could change the logit",
+        reference: "Simonyan et al. 2014; Montavon et al. 2018, Methods for interpreting and understanding deep neural networks, DSP",
+        build: Build::With(|_| Method::Sensitivity),
+    },
+    MethodSpec {
+        name: "gradient-x-input",
+        family: Family::Gradient,
+        params: &[],
+        compare: true,
+        description: "input times gradient; equals LRP-0 on ReLU networks",
+        reference: "Shrikumar et al. 2016, Not just a black box; Ancona et al. 2018, ICLR",
+        build: Build::With(|_| Method::GradientXInput),
+    },
+    MethodSpec {
+        name: "simple-taylor",
+        family: Family::Gradient,
+        params: &[],
+        compare: true,
+        description: "first-order Taylor expansion at a root point found along the gradient",
+        reference: DTD_2017,
+        build: Build::With(|_| Method::SimpleTaylor),
+    },
+    MethodSpec {
+        name: "integrated-gradients",
+        family: Family::Gradient,
+        params: &["steps"],
+        compare: true,
+        description: "the gradient averaged on the straight path from the blank canvas, times the input",
+        reference: "Sundararajan et al. 2017, Axiomatic attribution for deep networks, ICML",
+        build: Build::With(|p| Method::IntegratedGradients { steps: p.steps }),
+    },
+    MethodSpec {
+        name: "smoothgrad",
+        family: Family::Gradient,
+        params: &["samples", "sigma", "seed"],
+        compare: true,
+        description: "the gradient averaged over noisy copies of the input",
+        reference: "Smilkov et al. 2017, SmoothGrad: removing noise by adding noise, arXiv:1706.03825",
+        build: Build::With(|p| Method::SmoothGrad { samples: p.samples, sigma: p.sigma, seed: p.seed }),
+    },
+    MethodSpec {
+        name: "lrp-0",
+        family: Family::Lrp,
+        params: &[],
+        compare: true,
+        description: "LRP-0 on every layer: relevance in proportion to each contribution",
+        reference: LRP_2015,
+        build: Build::Preset(Preset::Lrp0),
+    },
+    MethodSpec {
+        name: "lrp-eps",
+        family: Family::Lrp,
+        params: &["epsilon"],
+        compare: true,
+        description: "LRP-eps on every layer: weak and contradictory contributions absorbed",
+        reference: LRP_2015,
+        build: Build::Preset(Preset::LrpEps),
+    },
+    MethodSpec {
+        name: "lrp-gamma",
+        family: Family::Lrp,
+        params: &["gamma"],
+        compare: true,
+        description: "LRP-gamma on every layer: positive contributions favoured",
+        reference: LRP_2019,
+        build: Build::Preset(Preset::LrpGamma),
+    },
+    MethodSpec {
+        name: "lrp-alpha1-beta0",
+        family: Family::Lrp,
+        params: &[],
+        compare: false,
+        description: "alpha 1, beta 0 on every layer: positive contributions only",
+        reference: LRP_2015,
+        build: Build::Preset(Preset::LrpAlpha1Beta0),
+    },
+    MethodSpec {
+        name: "lrp-alpha2-beta1",
+        family: Family::Lrp,
+        params: &["alpha", "beta"],
+        compare: true,
+        description: "alpha-beta on every layer: positive and negative contributions weighted separately",
+        reference: LRP_2015,
+        build: Build::Preset(Preset::LrpAlpha2Beta1),
+    },
+    MethodSpec {
+        name: "lrp-zplus",
+        family: Family::Lrp,
+        params: &[],
+        compare: false,
+        description: "z+ on every layer (the deep Taylor rule for ReLU layers)",
+        reference: DTD_2017,
+        build: Build::Preset(Preset::LrpZPlus),
+    },
+    MethodSpec {
+        name: "deep-taylor",
+        family: Family::Lrp,
+        params: &[],
+        compare: true,
+        description: "deep Taylor decomposition: z^B at the input, z+ above",
+        reference: DTD_2017,
+        build: Build::Preset(Preset::DeepTaylor),
+    },
+    MethodSpec {
+        name: "epsilon-plus",
+        family: Family::Lrp,
+        params: &["epsilon"],
+        compare: true,
+        description: "z+ on convolutions, LRP-eps on dense layers (Zennit's EpsilonPlus)",
+        reference: ZENNIT,
+        build: Build::Preset(Preset::EpsilonPlus),
+    },
+    MethodSpec {
+        name: "epsilon-gamma-box",
+        family: Family::Lrp,
+        params: &["epsilon", "gamma"],
+        compare: true,
+        description: "z^B at the input, LRP-gamma on convolutions, LRP-eps on dense layers (the recommended composite)",
+        reference: LRP_2019,
+        build: Build::Preset(Preset::EpsilonGammaBox),
+    },
+    MethodSpec {
+        name: "epsilon-alpha2-beta1",
+        family: Family::Lrp,
+        params: &["epsilon", "alpha", "beta"],
+        compare: true,
+        description: "alpha-beta on convolutions, LRP-eps on dense layers (Zennit's EpsilonAlpha2Beta1)",
+        reference: ZENNIT,
+        build: Build::Preset(Preset::EpsilonAlpha2Beta1),
+    },
+    MethodSpec {
+        name: "epsilon-plus-flat",
+        family: Family::Lrp,
+        params: &["epsilon"],
+        compare: true,
+        description: "flat at the input, z+ on convolutions, LRP-eps on dense layers (Zennit's EpsilonPlusFlat)",
+        reference: ZENNIT,
+        build: Build::Preset(Preset::EpsilonPlusFlat),
+    },
+];
+
+/// The row named `name`.
+pub fn find(name: &str) -> Result<&'static MethodSpec> {
+    METHODS.iter().find(|m| m.name == name).ok_or_else(|| invalid_param(format!("unknown method `{name}`; known: {}", names().collect::<Vec<_>>().join(", "))))
+}
+
+/// Every method name, in table order.
+pub fn names() -> impl Iterator<Item = &'static str> {
+    METHODS.iter().map(|m| m.name)
+}
+
+/// The table and the parameters as one JSON-ready value (for the page and `lrp methods`).
+#[derive(Serialize)]
+pub struct Registry {
+    pub methods: &'static [MethodSpec],
+    pub params: [ParamSpec; 8],
+}
+
+pub fn registry() -> Registry {
+    Registry { methods: &METHODS, params: params() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_row_builds_and_names_known_parameters() {
+        let model = crate::testing::tiny_cnn(1, true);
+        let known: Vec<&str> = params().iter().map(|p| p.name).collect();
+        for m in &METHODS {
+            assert!(m.params.iter().all(|p| known.contains(p)), "{}: unknown parameter", m.name);
+            let built = m.build(&model, &Params::default()).unwrap();
+            assert_eq!(built.is_lrp(), m.family == Family::Lrp, "{}", m.name);
+        }
+        let mut names: Vec<&str> = names().collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), METHODS.len(), "names are unique");
+        assert!(find("nope").is_err());
+    }
+
+    #[test]
+    fn every_preset_has_its_row() {
+        for (p, name) in Preset::ALL {
+            let row = find(name).unwrap();
+            let model = crate::testing::tiny_cnn(1, true);
+            assert_eq!(row.build(&model, &Params::default()).unwrap(), Method::Lrp(Composite::preset(p, &model, &Params::default().rules).unwrap()));
+        }
+    }
+
+    #[test]
+    fn defaults_lie_in_their_ranges() {
+        for p in params() {
+            assert!(p.min <= p.default && p.default <= p.max, "{}", p.name);
+        }
+    }
+}
