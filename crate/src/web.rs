@@ -140,7 +140,7 @@ impl Engine {
             .iter()
             .enumerate()
             .map(
-                |(i, l)| serde_json::json!({ "index": i, "type": l.kind(), "input": m.shapes()[i], "output": m.shapes()[i + 1], "parameters": l.parameters() }),
+                |(i, l)| serde_json::json!({ "index": i, "type": l.kind(), "input": m.input_shape_of(i), "inputs": m.inputs(i), "output": m.shapes()[i + 1], "parameters": l.parameters() }),
             )
             .collect();
         serde_json::json!({

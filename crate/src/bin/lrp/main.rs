@@ -341,7 +341,7 @@ pub(crate) fn info_json(model: &Model) -> serde_json::Value {
         .layers()
         .iter()
         .enumerate()
-        .map(|(i, l)| serde_json::json!({ "type": l.kind(), "input": model.shapes()[i], "output": model.shapes()[i + 1], "parameters": l.parameters() }))
+        .map(|(i, l)| serde_json::json!({ "type": l.kind(), "input": model.input_shape_of(i), "inputs": model.inputs(i), "output": model.shapes()[i + 1], "parameters": l.parameters() }))
         .collect();
     let m = model.meta();
     serde_json::json!({
@@ -349,6 +349,7 @@ pub(crate) fn info_json(model: &Model) -> serde_json::Value {
         "description": m.description,
         "classes": m.classes,
         "input_stage": model.input_stage(),
+        "multiply_adds": model.multiply_adds(),
         "layers": layers,
         "parameters": model.parameters(),
         "watermark": m.watermark,
