@@ -39,13 +39,13 @@ test: test-rust test-wasm test-e2e
 test-rust:
 	@scripts/ensure-tools.sh rust
 	cargo fmt --all --check
-	cargo test --features cli
-	cargo clippy --quiet --features cli --all-targets -- -D warnings
+	cargo test --features cli,testing
+	cargo clippy --quiet --features cli,testing --all-targets -- -D warnings
 
 test-wasm:
 	@scripts/ensure-tools.sh wasm browser
-	cargo clippy --quiet --target wasm32-unknown-unknown -p lrp --lib --tests -- -D warnings
-	wasm-pack test --headless --chrome crate --test web
+	cargo clippy --quiet --target wasm32-unknown-unknown -p lrp --lib --tests --features testing -- -D warnings
+	wasm-pack test --headless --chrome crate --test web --features testing
 
 test-e2e: web cli
 	@scripts/ensure-tools.sh browser node
@@ -55,6 +55,7 @@ test-e2e: web cli
 # update time, memory, and Zennit as the reference (skipped when torch is missing).
 bench: cli web
 	@scripts/ensure-tools.sh browser node
+	cargo build --quiet --release --features cli,testing
 	cargo run --quiet --release --example bench_models -- target/bench
 	$(LRP) bench --models models/cnn.safetensors models/mlp.safetensors target/bench/lenet5-toolbox.safetensors target/bench/odd.safetensors --json target/bench/native.json
 	node tests/e2e/bench.mjs
@@ -62,7 +63,7 @@ bench: cli web
 
 # criterion's statistics for the engine (forward and explain per model and method)
 bench-criterion:
-	cargo bench --bench engine
+	cargo bench --features testing --bench engine
 
 # Where the wasm spends its time: self time per function in headless Chromium (TASKS=cnn:gradient,...).
 # A copy of the page in target/profile-www gets a wasm with its name section: built without stripping
@@ -89,4 +90,4 @@ fmt:
 	cargo fmt --all
 
 clippy:
-	cargo clippy --features cli --all-targets -- -D warnings
+	cargo clippy --features cli,testing --all-targets -- -D warnings

@@ -175,3 +175,47 @@ fn a_graph_saves_and_loads_back_with_the_same_results() {
     let b = Explainer::new(&back).explain(&back, &x, &m2, &Query::default()).unwrap().clone();
     assert_eq!(a.heatmap, b.heatmap);
 }
+
+fn digits_meta(classes: usize) -> ModelMeta {
+    let mut m = ModelMeta::digits("bad");
+    m.classes = (0..classes).map(|c| c.to_string()).collect();
+    m
+}
+
+fn dense(i: usize, o: usize) -> Layer {
+    Layer::Dense(lrp::model::Dense { weight: ndarray::Array2::from_elem((o, i), 0.1), bias: Array1::zeros(o) })
+}
+
+#[test]
+fn graphs_too_large_or_malformed_are_errors_not_panics() {
+    let err = |layers: Vec<Layer>, inputs: Vec<Vec<usize>>, classes: usize| {
+        Model::graph(lrp::model::InputStage::default(), layers, inputs, digits_meta(classes)).unwrap_err().to_string()
+    };
+    let chain = |n: usize| (0..n).map(|k| vec![k]).collect::<Vec<_>>();
+    // global average pooling over a map taller than any window
+    let mut tall = Conv2d::new(Array4::from_elem((1, 1, 1, 1), 1.0), Array1::zeros(1), [1, 1], 0);
+    tall.padding = [4096, 0, 0, 0];
+    let e = err(vec![Layer::Conv2d(tall), Layer::GlobalAvgPool, Layer::Flatten, dense(1, 2)], chain(4), 2);
+    assert!(e.contains("layer 1 (globalavgpool)"), "{e}");
+    // a kernel whose input patches would not fit in memory
+    let mut huge = Conv2d::new(Array4::from_elem((1, 1, 1000, 1000), 1e-6), Array1::zeros(1), [1, 1], 0);
+    huge.padding = [1000; 4];
+    let e = err(vec![Layer::Conv2d(huge), Layer::Flatten, dense(1029 * 1029, 2)], chain(3), 2);
+    assert!(e.contains("input patches"), "{e}");
+    // a node that reads a value computed after it, one that reads too many, an output nobody reads
+    let e = err(vec![Layer::Relu, Layer::Add, Layer::Flatten, dense(784, 2)], vec![vec![0], vec![1, 3], vec![2], vec![3]], 2);
+    assert!(e.contains("reads value 3, which is not computed before it"), "{e}");
+    let e = err(vec![Layer::Relu, Layer::Concat, Layer::Flatten, dense(784 * 300, 2)], vec![vec![0], vec![1; 300], vec![2], vec![3]], 2);
+    assert!(e.contains("reads 300 values (limit 256)"), "{e}");
+    let e = err(vec![Layer::Relu, Layer::Flatten, dense(784, 2)], vec![vec![0], vec![0], vec![2]], 2);
+    assert!(e.contains("the output of layer 0 (relu) is never used"), "{e}");
+    // a trailing identity that passes on an earlier value instead of the logits
+    let nodes = vec![
+        NodeSpec { op: NodeOp::Layer(Layer::Flatten), inputs: vec![0] },
+        NodeSpec { op: NodeOp::Layer(dense(784, 2)), inputs: vec![1] },
+        NodeSpec { op: NodeOp::Layer(Layer::Relu), inputs: vec![2] },
+        NodeSpec { op: NodeOp::Identity, inputs: vec![2] },
+    ];
+    let e = Model::from_nodes(lrp::model::InputStage::default(), nodes, digits_meta(2)).unwrap_err().to_string();
+    assert!(e.contains("the last node (identity) passes on value 2"), "{e}");
+}

@@ -119,6 +119,10 @@ fn absurd_sizes_are_refused_before_allocation() {
     // a dense layer of 10^9 units: refused from the metadata alone (the tensors are tiny)
     let e = load_err(&rewrite(&good, |j| j["layers"][1]["out_features"] = 1_000_000_000u64.into(), |_| true, &[]));
     assert!(e.contains("1000000000"), "{e}");
+    let e = load_err(&rewrite(&good, |j| j["layers"][1]["out_features"] = 0.into(), |_| true, &[]));
+    assert!(e.contains("layer 1 declares no units"), "{e}");
+    let e = load_err(&rewrite(&good, |j| j["layers"][1]["inputs"] = serde_json::json!(vec![0; 1000]), |_| true, &[]));
+    assert!(e.contains("reads 1000 values (limit 256)"), "{e}");
     let e = load_err(&rewrite(&good, |j| j["layers"][1]["in_features"] = u64::MAX.into(), |_| true, &[]));
     assert!(e.contains("overflows") || e.contains("limit"), "{e}");
     let e = load_err(&rewrite(

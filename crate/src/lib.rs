@@ -39,6 +39,7 @@ pub mod model;
 pub mod ops;
 pub mod preprocess;
 pub mod rules;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod train;
 #[cfg(target_arch = "wasm32")]

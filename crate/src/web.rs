@@ -316,7 +316,8 @@ impl Engine {
     pub fn root(&self) -> Vec<f32> {
         self.explainer.last().root.clone().unwrap_or_default()
     }
-    /// Relevance at the input of layer `i` (`i = layers` for the output) from the last explanation.
+    /// Relevance of value `i` (in a chain: at the input of layer `i`; `i = layers` for the output) from
+    /// the last explanation.
     pub fn layer_relevance(&self, i: u32) -> Result<Vec<f32>, JsError> {
         self.explainer.layer_relevance(i as usize).map(<[f32]>::to_vec).ok_or_else(|| bad(format!("layer {i} does not exist")))
     }

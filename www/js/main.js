@@ -327,7 +327,15 @@ async function main() {
     showError(`could not start the engine: ${e.message}`);
     return;
   }
-  PARAMS_OF = { ...Object.fromEntries(methodTable().methods.map((m) => [m.name, m.params])), custom: [] };
+  const table = methodTable();
+  PARAMS_OF = { ...Object.fromEntries(table.methods.map((m) => [m.name, m.params])), custom: [] };
+  // each slider's range from the table (log-scale sliders hold the exponent)
+  for (const p of table.params) {
+    const el = $(p.name);
+    if (!el || el.type !== 'range') continue;
+    el.min = String(p.log ? Math.log10(p.min) : p.min);
+    el.max = String(p.log ? Math.log10(p.max) : p.max);
+  }
   for (const name of methodNames()) $('method').add(new Option(name, name));
   let models = ['cnn', 'mlp', 'clever-hans'];
   try {

@@ -9,6 +9,7 @@
 mod gradient;
 mod integrated;
 mod lrp;
+#[cfg(any(test, feature = "testing"))]
 pub(crate) use lrp::lrp_linear;
 pub mod registry;
 mod smooth;

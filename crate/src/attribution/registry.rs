@@ -3,7 +3,7 @@
 //! the page's method menu, its sliders and its comparison grid, and the tests all read it (the page
 //! through the wasm engine), so a new method is a row here, its arm in [`Method`], and its tests.
 
-use super::{Method, Params, MAX_STEPS};
+use super::{Method, Params};
 use crate::composite::{Composite, Preset};
 use crate::error::{invalid_param, Result};
 use crate::model::Model;
@@ -19,7 +19,8 @@ pub enum Family {
     Lrp,
 }
 
-/// A parameter of [`Params`]: its default, the range a caller may set, and whether a slider for it
+/// A parameter of [`Params`]: its default, the range a slider offers (validation is the method's:
+/// any epsilon or gamma >= 0, alpha - beta = 1, 1 to 4096 steps or samples), and whether the slider
 /// moves on a log scale.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct ParamSpec {
@@ -71,7 +72,7 @@ pub fn params() -> [ParamSpec; 8] {
         ParamSpec {
             name: "epsilon",
             default: r.epsilon as f64,
-            min: 0.0,
+            min: 1e-6,
             max: 10.0,
             log: true,
             integer: false,
@@ -80,7 +81,7 @@ pub fn params() -> [ParamSpec; 8] {
         ParamSpec {
             name: "gamma",
             default: r.gamma as f64,
-            min: 0.0,
+            min: 1e-3,
             max: 10.0,
             log: true,
             integer: false,
@@ -90,7 +91,7 @@ pub fn params() -> [ParamSpec; 8] {
             name: "alpha",
             default: r.alpha as f64,
             min: 1.0,
-            max: 10.0,
+            max: 4.0,
             log: false,
             integer: false,
             description: "alpha-beta: weight of the positive contributions (alpha - beta = 1)",
@@ -99,7 +100,7 @@ pub fn params() -> [ParamSpec; 8] {
             name: "beta",
             default: r.beta as f64,
             min: 0.0,
-            max: 9.0,
+            max: 3.0,
             log: false,
             integer: false,
             description: "alpha-beta: weight of the negative contributions",
@@ -108,7 +109,7 @@ pub fn params() -> [ParamSpec; 8] {
             name: "steps",
             default: p.steps as f64,
             min: 1.0,
-            max: MAX_STEPS as f64,
+            max: 128.0,
             log: false,
             integer: true,
             description: "Integrated Gradients: Riemann steps from the blank canvas",
@@ -117,7 +118,7 @@ pub fn params() -> [ParamSpec; 8] {
             name: "samples",
             default: p.samples as f64,
             min: 1.0,
-            max: MAX_STEPS as f64,
+            max: 64.0,
             log: false,
             integer: true,
             description: "SmoothGrad: noisy samples averaged",
@@ -126,7 +127,7 @@ pub fn params() -> [ParamSpec; 8] {
             name: "sigma",
             default: p.sigma as f64,
             min: 0.0,
-            max: 10.0,
+            max: 0.5,
             log: false,
             integer: false,
             description: "SmoothGrad: noise standard deviation, a fraction of the pixel range",

@@ -370,7 +370,11 @@ fn parse_entry(k: usize, mut v: serde_json::Value) -> Result<(LayerSpec, Vec<usi
     let inputs = match v.get("inputs") {
         Some(serde_json::Value::Array(_)) => {
             let list = v.as_object_mut().and_then(|o| o.remove("inputs")).unwrap_or_default();
-            serde_json::from_value::<Vec<usize>>(list).map_err(|e| fmt_err(format!("layer {k}: inputs: {e}")))?
+            let list = serde_json::from_value::<Vec<usize>>(list).map_err(|e| fmt_err(format!("layer {k}: inputs: {e}")))?;
+            if list.len() > super::MAX_INPUTS {
+                return Err(LrpError::InvalidModel(format!("layer {k} reads {} values (limit {})", list.len(), super::MAX_INPUTS)));
+            }
+            list
         }
         _ => vec![k],
     };
@@ -409,6 +413,9 @@ pub(crate) fn load(bytes: &[u8]) -> Result<Model> {
         let n = declared_units(spec);
         if n > MAX_ACTIVATION {
             return Err(LrpError::InvalidModel(format!("layer {i} declares {n} units (limit {MAX_ACTIVATION})")));
+        }
+        if n == 0 && matches!(spec, LayerSpec::Dense { .. } | LayerSpec::Conv2d { .. } | LayerSpec::BatchNorm { .. }) {
+            return Err(LrpError::InvalidModel(format!("layer {i} declares no units")));
         }
     }
     if total > MAX_PARAMETERS {

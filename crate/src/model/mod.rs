@@ -31,6 +31,10 @@ pub const MAX_PARAMETERS: usize = 20_000_000;
 pub const MAX_ACTIVATION: usize = 4_000_000;
 /// Upper bound on the nodes of a model.
 pub const MAX_NODES: usize = 4096;
+/// Upper bound on the values one node reads.
+pub const MAX_INPUTS: usize = 256;
+/// Upper bound on the im2col buffer of one convolution (input patches times output positions).
+pub const MAX_COLUMNS: usize = 16 * MAX_ACTIVATION;
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -81,7 +85,11 @@ impl Model {
         if params > MAX_PARAMETERS {
             return Err(invalid_model(format!("{params} parameters is more than the limit of {MAX_PARAMETERS}")));
         }
-        let mut shapes = vec![input.padded_shape()];
+        let padded = input.padded_shape();
+        if padded.checked_len().is_none_or(|n| n > MAX_ACTIVATION) {
+            return Err(invalid_model(format!("a {}x{}x{} input (padded) is more than {MAX_ACTIVATION} values", padded.c, padded.h, padded.w)));
+        }
+        let mut shapes = vec![padded];
         let mut ops = Vec::with_capacity(layers.len());
         let mut consumed = vec![0usize; layers.len() + 1];
         for (k, layer) in layers.iter().enumerate() {
@@ -89,14 +97,29 @@ impl Model {
             if let Some(&v) = inputs[k].iter().find(|&&v| v > k) {
                 return Err(fail(format!("reads value {v}, which is not computed before it (values 0..={k})")));
             }
+            if inputs[k].len() > MAX_INPUTS {
+                return Err(fail(format!("reads {} values (limit {MAX_INPUTS})", inputs[k].len())));
+            }
             let ins: Vec<Shape> = inputs[k].iter().map(|&v| shapes[v]).collect();
             let out = layer.output_shape(&ins).map_err(fail)?;
-            if out.len() > MAX_ACTIVATION || out.is_empty() {
-                return Err(fail(format!("produces {} values (limit {MAX_ACTIVATION})", out.len())));
+            match out.checked_len() {
+                Some(n) if n > 0 && n <= MAX_ACTIVATION => {}
+                _ => return Err(fail(format!("produces {}x{}x{} values (limit {MAX_ACTIVATION}, none empty)", out.c, out.h, out.w))),
             }
             layer.validate().map_err(fail)?;
             inputs[k].iter().for_each(|&v| consumed[v] += 1);
-            ops.push(layer.linear_op(ins[0]));
+            let op = layer.linear_op(ins[0]);
+            if layer.is_linear() && op.is_none() {
+                return Err(fail("its window does not fit the input".into()));
+            }
+            let cols = op.as_ref().map_or(Some(0), |o| match o {
+                LinOp::Conv { win, .. } => win.col_rows().checked_mul(win.positions()),
+                _ => Some(0),
+            });
+            if cols.is_none_or(|n| n > MAX_COLUMNS) {
+                return Err(fail(format!("its input patches would take more than {MAX_COLUMNS} values")));
+            }
+            ops.push(op);
             shapes.push(out);
         }
         if let Some(v) = (0..layers.len()).find(|&v| consumed[v] == 0) {

@@ -53,6 +53,7 @@ fn floats(after: usize, next: Option<(usize, &str)>, n: usize) -> Result<Vec<f32
 /// Parses a toolbox text model into a validated [`Model`] with the given input stage.
 pub fn import_toolbox(text: &str, opts: &ToolboxOptions) -> Result<Model> {
     let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l.trim())).filter(|(_, l)| !l.is_empty());
+    opts.stage.validate()?;
     if opts.stage.input_shape() != Shape::new(1, crate::model::SIDE, crate::model::SIDE) {
         return Err(LrpError::InvalidModel("toolbox models take 28x28 grey digits: the input stage must be 1x28x28".into()));
     }

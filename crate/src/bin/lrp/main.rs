@@ -13,7 +13,9 @@ mod bench;
 mod serve;
 mod train;
 
-/// Counts heap allocations (for `lrp bench`'s allocations per digit); forwards to the system allocator.
+/// Counts heap allocations (for `lrp bench`'s allocations per digit; built with the `testing` feature
+/// only); forwards to the system allocator.
+#[cfg(feature = "testing")]
 #[global_allocator]
 static ALLOCATOR: lrp::testing::CountingAllocator = lrp::testing::CountingAllocator;
 

@@ -49,6 +49,9 @@ impl BatchNorm {
             other => return Err(format!("its input comes from a {} layer, not a convolution or dense layer", other.kind())),
         };
         let (w, b) = (w.ok_or("weights are not contiguous")?, b.ok_or("bias is not contiguous")?);
+        if b.is_empty() {
+            return Err("the layer before it has no outputs".into());
+        }
         if b.len() != scale.len() {
             return Err(format!("{} channels after a layer with {} outputs", scale.len(), b.len()));
         }
@@ -100,6 +103,15 @@ pub fn canonize(nodes: Vec<NodeSpec>) -> Result<Vec<(Layer, Vec<usize>)>> {
         for &v in &n.inputs {
             readers[same[v]] += 1;
         }
+    }
+    // the file's last node is the output: dropping it must leave the last kept layer's output in its place
+    if nodes.last().is_some_and(|n| !matches!(n.op, NodeOp::Layer(_))) && map[nodes.len()] != kept {
+        let k = nodes.len() - 1;
+        return Err(invalid_model(format!(
+            "the last node ({}) passes on value {}, not the output of the layer before it",
+            nodes[k].op.kind(),
+            nodes[k].inputs[0]
+        )));
     }
     let mut out: Vec<(Layer, Vec<usize>)> = Vec::with_capacity(kept);
     for (k, n) in nodes.iter().enumerate() {

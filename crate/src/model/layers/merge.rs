@@ -23,7 +23,8 @@ pub fn concat_shape(inputs: &[Shape]) -> Result<Shape, String> {
     if let Some(s) = inputs.iter().find(|s| (s.h, s.w) != (first.h, first.w)) {
         return Err(format!("concat: maps of {}x{} and {}x{} cannot be stacked along channels", first.h, first.w, s.h, s.w));
     }
-    Ok(Shape::new(inputs.iter().map(|s| s.c).sum(), first.h, first.w))
+    let c = inputs.iter().try_fold(0usize, |c, s| c.checked_add(s.c)).ok_or("concat: too many channels")?;
+    Ok(Shape::new(c, first.h, first.w))
 }
 
 /// `out = x_0 + x_1 + ...`, summed in input order.

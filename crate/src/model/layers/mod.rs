@@ -37,6 +37,10 @@ impl Shape {
     pub fn len(&self) -> usize {
         self.c * self.h * self.w
     }
+    /// The number of values, or `None` if it overflows (checked before a shape is used).
+    pub fn checked_len(&self) -> Option<usize> {
+        self.c.checked_mul(self.h)?.checked_mul(self.w)
+    }
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -205,7 +209,10 @@ impl Layer {
             Layer::Conv2d(c) => c.output_shape(s),
             Layer::Relu | Layer::Tanh | Layer::Clamp { .. } => Ok(s),
             Layer::MaxPool2d(p) | Layer::AvgPool2d(p) | Layer::SumPool2d(p, _) => p.output_shape(s),
-            Layer::GlobalAvgPool => Ok(Shape::new(s.c, 1, 1)),
+            Layer::GlobalAvgPool => {
+                pool::global_window(s).ok_or_else(|| format!("a {}x{} map is larger than a pooling window may be", s.h, s.w))?;
+                Ok(Shape::new(s.c, 1, 1))
+            }
             Layer::Flatten => Ok(Shape::new(s.len(), 1, 1)),
             Layer::Add => merge::add_shape(inputs),
             Layer::Concat => merge::concat_shape(inputs),
