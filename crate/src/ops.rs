@@ -525,11 +525,30 @@ fn tile_full(a: &[f32], ars: usize, ats: usize, r0: usize, nr: usize, b: &[f32],
     }
 }
 
+/// The full-width tile natively: four named accumulators of `TC` floats (the one to three ragged rows
+/// at the bottom go to [`tile`]).
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn tile_full(a: &[f32], ars: usize, ats: usize, r0: usize, nr: usize, b: &[f32], t_len: usize, p: usize, j: usize, init: [f32; TR], out: &mut [f32]) {
-    tile::<TC>(a, ars, ats, r0, nr, b, t_len, p, j, init, out)
+    if nr != TR {
+        return tile::<TC>(a, ars, ats, r0, nr, b, t_len, p, j, init, out);
+    }
+    let (mut c0, mut c1, mut c2, mut c3) = ([init[0]; TC], [init[1]; TC], [init[2]; TC], [init[3]; TC]);
+    for t in 0..t_len {
+        let bt: &[f32; TC] = b[t * p + j..t * p + j + TC].try_into().expect("tile inside the row");
+        let o = t * ats;
+        let (a0, a1, a2, a3) = (a[r0 * ars + o], a[(r0 + 1) * ars + o], a[(r0 + 2) * ars + o], a[(r0 + 3) * ars + o]);
+        for q in 0..TC {
+            c0[q] += a0 * bt[q];
+            c1[q] += a1 * bt[q];
+            c2[q] += a2 * bt[q];
+            c3[q] += a3 * bt[q];
+        }
+    }
+    for (r, c) in [c0, c1, c2, c3].iter().enumerate() {
+        out[(r0 + r) * p + j..(r0 + r) * p + j + TC].copy_from_slice(c);
+    }
 }
 
 /// `out[r, j] = init(r) + sum_t a(r, t) * b[t, j]` for all `rows` x `p`: tiles of four rows (the last
@@ -538,6 +557,16 @@ fn tile_full(a: &[f32], ars: usize, ats: usize, r0: usize, nr: usize, b: &[f32],
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn product(a: &[f32], ars: usize, ats: usize, rows: usize, b: &[f32], t_len: usize, p: usize, init: impl Fn(usize) -> f32, out: &mut [f32]) {
+    if rows % TR == 0 && p % TC == 0 {
+        // whole tiles only (the common shapes): the tightest loop
+        for r0 in (0..rows).step_by(TR) {
+            let iv = [init(r0), init(r0 + 1), init(r0 + 2), init(r0 + 3)];
+            for j in (0..p).step_by(TC) {
+                tile_full(a, ars, ats, r0, TR, b, t_len, p, j, iv, out);
+            }
+        }
+        return;
+    }
     let full_cols = p - p % TC;
     for r0 in (0..rows).step_by(TR) {
         let nr = TR.min(rows - r0);
