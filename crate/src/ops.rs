@@ -557,7 +557,7 @@ fn tile_full(a: &[f32], ars: usize, ats: usize, r0: usize, nr: usize, b: &[f32],
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn product(a: &[f32], ars: usize, ats: usize, rows: usize, b: &[f32], t_len: usize, p: usize, init: impl Fn(usize) -> f32, out: &mut [f32]) {
-    if rows % TR == 0 && p % TC == 0 {
+    if rows.is_multiple_of(TR) && p.is_multiple_of(TC) {
         // whole tiles only (the common shapes): the tightest loop
         for r0 in (0..rows).step_by(TR) {
             let iv = [init(r0), init(r0 + 1), init(r0 + 2), init(r0 + 3)];
