@@ -67,13 +67,6 @@ pub struct Composite {
     rules: Vec<Option<Rule>>,
 }
 
-fn is_weighted(l: &Layer) -> bool {
-    l.is_weighted()
-}
-fn is_linear(l: &Layer) -> bool {
-    l.is_linear()
-}
-
 impl Composite {
     /// A preset for `model`, with rule parameters from `p` (`lrp-alpha1-beta0`, `lrp-zplus` ignore alpha/beta).
     pub fn preset(preset: Preset, model: &Model, p: &RuleParams) -> Result<Composite> {
@@ -95,16 +88,16 @@ impl Composite {
             Preset::DeepTaylor => (Some(Rule::ZBox), Rule::ZPlus, Rule::ZPlus),
         };
         let sees_input = model.sees_input();
-        let first_weighted = model.layers().iter().position(is_weighted);
+        let first_weighted = model.layers().iter().position(Layer::is_weighted);
         let rules = model
             .layers()
             .iter()
             .enumerate()
             .map(|(i, l)| match l {
-                _ if first.is_some() && is_weighted(l) && (sees_input[i] || Some(i) == first_weighted) => first,
+                _ if first.is_some() && l.is_weighted() && (sees_input[i] || Some(i) == first_weighted) => first,
                 Layer::Conv2d(_) => Some(conv),
                 Layer::Dense(_) => Some(dense),
-                l if is_linear(l) => Some(Rule::Zero),
+                l if l.is_linear() => Some(Rule::Zero),
                 _ => None,
             })
             .collect();
@@ -116,8 +109,8 @@ impl Composite {
     /// A composite from a list of rules, one per dense/convolution layer in order, or one per linear
     /// layer including sum/average pooling. Pools not covered by the list take LRP-0.
     pub fn from_list(model: &Model, list: &[Rule]) -> Result<Composite> {
-        let weighted = model.layers().iter().filter(|l| is_weighted(l)).count();
-        let linear = model.layers().iter().filter(|l| is_linear(l)).count();
+        let weighted = model.layers().iter().filter(|l| l.is_weighted()).count();
+        let linear = model.layers().iter().filter(|l| l.is_linear()).count();
         let with_pools = list.len() == linear && linear != weighted;
         if list.len() != weighted && !with_pools {
             return Err(invalid_param(format!(
@@ -130,8 +123,8 @@ impl Composite {
             .layers()
             .iter()
             .map(|l| match l {
-                l if is_weighted(l) => it.next().copied(),
-                l if is_linear(l) => {
+                l if l.is_weighted() => it.next().copied(),
+                l if l.is_linear() => {
                     if with_pools {
                         it.next().copied()
                     } else {
@@ -174,7 +167,7 @@ impl Composite {
         }
         let sees_input = model.sees_input();
         for (i, (r, l)) in self.rules.iter().zip(model.layers()).enumerate() {
-            match (r, is_linear(l)) {
+            match (r, l.is_linear()) {
                 (Some(_), false) => return Err(invalid_param(format!("layer {i} ({}) takes no rule", l.kind()))),
                 (None, true) => return Err(invalid_param(format!("layer {i} ({}) needs a rule", l.kind()))),
                 (Some(rule), true) => {
