@@ -23,6 +23,8 @@ fn explaining_again_allocates_nothing() {
             "gradient-x-input",
             "integrated-gradients",
             "smoothgrad",
+            "smoothgrad:epsilon-gamma-box",
+            "integrated-gradients:lrp-eps",
             "simple-taylor",
         ] {
             let m = Method::from_name(name, &model, &Params { steps: 4, samples: 4, ..Params::default() }).unwrap();

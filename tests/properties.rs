@@ -292,22 +292,126 @@ fn simple_taylor_finds_a_root_point() {
     assert!(e.heatmap.iter().any(|&v| v != 0.0));
 }
 
+fn smoothgrad(samples: usize, sigma: f32, seed: u64, base: Method) -> Method {
+    Method::SmoothGrad { samples, sigma, seed, base: Box::new(base) }
+}
+
 #[test]
 fn smoothgrad_with_zero_noise_is_the_gradient_and_the_seed_matters() {
     let model = tiny_cnn(7, true);
     let mut ex = Explainer::new(&model);
     let x = random_pixels(3);
     let g = ex.explain(&model, &x, &Method::Gradient, &Query::default()).unwrap().heatmap.clone();
-    let s0 = ex.explain(&model, &x, &Method::SmoothGrad { samples: 4, sigma: 0.0, seed: 1 }, &Query::default()).unwrap().heatmap.clone();
+    let s0 = ex.explain(&model, &x, &smoothgrad(4, 0.0, 1, Method::Gradient), &Query::default()).unwrap().heatmap.clone();
     for (a, b) in g.iter().zip(&s0) {
         assert!((a - b).abs() < 1e-6);
     }
-    let s1 = ex.explain(&model, &x, &Method::SmoothGrad { samples: 8, sigma: 0.15, seed: 1 }, &Query::default()).unwrap().heatmap.clone();
-    let s1b = ex.explain(&model, &x, &Method::SmoothGrad { samples: 8, sigma: 0.15, seed: 1 }, &Query::default()).unwrap().heatmap.clone();
-    let s2 = ex.explain(&model, &x, &Method::SmoothGrad { samples: 8, sigma: 0.15, seed: 2 }, &Query::default()).unwrap().heatmap.clone();
+    let s1 = ex.explain(&model, &x, &smoothgrad(8, 0.15, 1, Method::Gradient), &Query::default()).unwrap().heatmap.clone();
+    let s1b = ex.explain(&model, &x, &smoothgrad(8, 0.15, 1, Method::Gradient), &Query::default()).unwrap().heatmap.clone();
+    let s2 = ex.explain(&model, &x, &smoothgrad(8, 0.15, 2, Method::Gradient), &Query::default()).unwrap().heatmap.clone();
     assert_eq!(s1, s1b);
     assert_ne!(s1, s2);
     assert_ne!(s1, g);
+}
+
+#[test]
+fn the_wrappers_alone_wrap_the_gradient() {
+    let model = tiny_cnn(7, true);
+    let mut ex = Explainer::new(&model);
+    let x = random_pixels(4);
+    let p = Params { steps: 6, samples: 5, ..Params::default() };
+    for w in ["integrated-gradients", "smoothgrad"] {
+        let alone = Method::from_name(w, &model, &p).unwrap();
+        let explicit = Method::from_name(&format!("{w}:gradient"), &model, &p).unwrap();
+        assert_eq!(alone, explicit, "{w}");
+        assert_eq!(alone.innermost(), &Method::Gradient);
+    }
+    // Integrated Gradients by hand: the right Riemann sum of the gradient along t x, times x
+    let ig = ex.explain(&model, &x, &Method::from_name("integrated-gradients", &model, &p).unwrap(), &Query::default()).unwrap().clone();
+    let mut sum = vec![0.0f32; x.len()];
+    for k in 1..=6 {
+        let xt: Vec<f32> = x.iter().map(|v| v * k as f32 / 6.0).collect();
+        let g = ex.explain(&model, &xt, &Method::Gradient, &Query { target: Some(ig.target), ..Query::default() }).unwrap();
+        sum.iter_mut().zip(&g.heatmap).for_each(|(s, g)| *s += g);
+    }
+    for ((a, s), xi) in ig.heatmap.iter().zip(&sum).zip(&x) {
+        assert!((a - xi * s / 6.0).abs() <= 1e-6 * (1.0 + a.abs()), "{a} vs {}", xi * s / 6.0);
+    }
+}
+
+#[test]
+fn smoothgrad_of_an_lrp_composite_is_the_mean_relevance_of_noisy_copies() {
+    let model = tiny_cnn(9, false);
+    let mut ex = Explainer::new(&model);
+    let x = random_pixels(5);
+    let p = Params { samples: 6, sigma: 0.2, ..Params::default() };
+    let eps = Method::from_name("epsilon-plus", &model, &p).unwrap();
+    let q = Query { target: Some(3), ..Query::default() };
+    // no noise: the composite itself (through the generic path of the rules, as for noisy inputs)
+    let plain = ex.explain(&model, &x, &eps, &q).unwrap().clone();
+    let quiet = ex.explain(&model, &x, &smoothgrad(3, 1e-9, 0, eps.clone()), &q).unwrap().clone();
+    let scale = max_abs(&plain.heatmap);
+    for (a, b) in plain.heatmap.iter().zip(&quiet.heatmap) {
+        assert!((a - b).abs() <= 1e-4 * scale, "{a} vs {b}");
+    }
+    // LRP-0 equals Gradient x Input at every noisy copy, so their smoothed maps agree
+    let l0 = Method::from_name("smoothgrad:lrp-0", &model, &p).unwrap();
+    let gxi = Method::from_name("smoothgrad:gradient-x-input", &model, &p).unwrap();
+    let a = ex.explain(&model, &x, &l0, &q).unwrap().clone();
+    let b = ex.explain(&model, &x, &gxi, &q).unwrap().clone();
+    assert_eq!(a.explained, plain.logits[3], "a wrapper explains the logit at the input");
+    assert_ne!(a.heatmap, plain.heatmap);
+    let scale = max_abs(&b.heatmap);
+    for (u, v) in a.heatmap.iter().zip(&b.heatmap) {
+        assert!((u - v).abs() <= 1e-4 * scale, "{u} vs {v}");
+    }
+    // normalized LRP: every noisy copy starts from 1 and conserves it (no biases), so the mean does too
+    let zp = Method::from_name("smoothgrad:lrp-zplus", &model, &p).unwrap();
+    let n = ex.explain(&model, &x, &zp, &Query { normalize: true, ..q }).unwrap();
+    assert_eq!(n.explained, 1.0);
+    assert!((n.total() - 1.0).abs() < 1e-4, "sum {}", n.total());
+}
+
+#[test]
+fn noisy_inputs_take_the_rules_for_inputs_of_either_sign() {
+    // The stage of `model` maps pixels to [0, 1], so its first layer's rules drop negative-input terms;
+    // SmoothGrad's noisy copies go below 0, so they must take the rules for signed inputs. `signed` is
+    // the same network with a stage that is not non-negative (a shift of -1e-30, lost in rounding):
+    // both must give the same smoothed z+ map, and it differs from one that wrongly drops the terms.
+    let model = tiny_cnn(11, true);
+    let signed = Model::graph(
+        InputStage::mnist(1.0, -1e-30, 0, 0.0),
+        model.layers().to_vec(),
+        (0..model.layers().len()).map(|k| model.inputs(k).to_vec()).collect(),
+        model.meta().clone(),
+    )
+    .unwrap();
+    let x = random_pixels(6);
+    let q = Query { target: Some(2), ..Query::default() };
+    let m = |model: &Model| Method::from_name("smoothgrad:lrp-zplus", model, &Params { samples: 4, sigma: 0.5, ..Params::default() }).unwrap();
+    let a = Explainer::new(&model).explain(&model, &x, &m(&model), &q).unwrap().heatmap.clone();
+    let b = Explainer::new(&signed).explain(&signed, &x, &m(&signed), &q).unwrap().heatmap.clone();
+    let scale = max_abs(&b);
+    assert!(scale > 0.0);
+    for (u, v) in a.iter().zip(&b) {
+        assert!((u - v).abs() <= 1e-5 * scale, "{u} vs {v}");
+    }
+}
+
+#[test]
+fn wrappers_nest_and_their_passes_are_bounded() {
+    let model = tiny_mlp(3, true);
+    let p = Params { steps: 3, samples: 2, sigma: 0.1, ..Params::default() };
+    let m = Method::from_name("smoothgrad:integrated-gradients:epsilon-plus", &model, &p).unwrap();
+    assert_eq!(m.passes(), 6);
+    assert!(matches!(m.innermost(), Method::Lrp(_)));
+    let e = Explainer::new(&model).explain(&model, &random_pixels(2), &m, &Query::default()).unwrap().clone();
+    assert!(e.heatmap.iter().all(|v| v.is_finite()) && e.heatmap.iter().any(|&v| v != 0.0));
+    let big = Params { steps: 4096, samples: 4096, ..Params::default() };
+    assert!(matches!(Method::from_name("smoothgrad:integrated-gradients", &model, &big), Err(LrpError::InvalidParameter(_))));
+    assert!(matches!(Method::from_name("gradient:lrp-0", &model, &p), Err(LrpError::InvalidParameter(_))), "gradient wraps nothing");
+    assert!(matches!(Method::from_name("smoothgrad:nope", &model, &p), Err(LrpError::InvalidParameter(_))));
+    assert!(matches!(Method::from_name("smoothgrad:", &model, &p), Err(LrpError::InvalidParameter(_))));
 }
 
 #[test]

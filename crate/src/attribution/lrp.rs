@@ -11,13 +11,15 @@ use crate::rules::{stabilize, InputMod, Mask, PreparedRule, Term};
 
 impl Explainer {
     /// Binds the composite's rules to the model's weights (cached until the model or composite changes).
-    pub(super) fn prepare(&mut self, model: &Model, composite: &Composite) {
-        if let Some((id, c, _)) = &self.prepared {
-            if *id == model.id() && c == composite {
+    /// `exact_input`: the input is pixels in [0, 1] through the stage, so its sign is known (false for
+    /// SmoothGrad's noisy copies).
+    pub(super) fn prepare(&mut self, model: &Model, composite: &Composite, exact_input: bool) {
+        if let Some((id, c, e, _)) = &self.prepared {
+            if *id == model.id() && c == composite && *e == exact_input {
                 return;
             }
         }
-        let nonneg = model.input_non_negative();
+        let nonneg = model.input_non_negative(exact_input);
         let rules = (0..model.layers().len())
             .map(|i| {
                 let rule = composite.rule(i)?;
@@ -27,14 +29,14 @@ impl Explainer {
                 })
             })
             .collect();
-        self.prepared = Some((model.id(), composite.clone(), rules));
+        self.prepared = Some((model.id(), composite.clone(), exact_input, rules));
     }
 
     /// LRP from `self.start` at the logits down to the input, into `rel`.
     pub(super) fn lrp(&mut self, model: &Model) {
         let n = model.layers().len();
         self.rel[n].copy_from_slice(&self.start);
-        let rules = &self.prepared.as_ref().expect("prepare() runs before lrp()").2;
+        let rules = &self.prepared.as_ref().expect("prepare() runs before lrp()").3;
         let chain = model.is_chain();
         for k in (0..n).rev() {
             let (lo, hi) = self.rel.split_at_mut(k + 1);

@@ -24,6 +24,8 @@ use serde::{Deserialize, Serialize};
 
 /// Largest number of steps (Integrated Gradients) or samples (SmoothGrad) accepted.
 pub const MAX_STEPS: usize = 4096;
+/// Largest number of base explanations one method may run (wrappers of wrappers multiply).
+pub const MAX_PASSES: usize = 65536;
 
 /// Parameters of rules and methods; each method reads the ones it needs.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -58,18 +60,30 @@ pub enum Method {
     GradientXInput,
     /// `(x_i - x~_i) df_c/dx_i(x~)` at a root point `x~` found by line search along the gradient.
     SimpleTaylor,
-    /// `(x - x') * mean_k df_c/dx(x' + k/m (x - x'))`, right Riemann sum, baseline = blank canvas.
-    IntegratedGradients { steps: usize },
-    /// Mean gradient at `x + N(0, sigma^2)` noise, `sigma` a fraction of the input range.
-    SmoothGrad { samples: usize, sigma: f32, seed: u64 },
+    /// `(x - x') * mean_k base(x' + k/m (x - x'))`, right Riemann sum, baseline x' = blank canvas. With
+    /// the gradient as base this is Integrated Gradients; with another base, Zennit's attributor with a
+    /// composite (the path integral of the modified gradient, times `x - x'`).
+    IntegratedGradients { steps: usize, base: Box<Method> },
+    /// The mean of `base` at `x + N(0, sigma^2)` noise, `sigma` a fraction of the input range: with the
+    /// gradient as base SmoothGrad, with an LRP composite smoothed relevance (Zennit's SmoothGrad with a
+    /// composite).
+    SmoothGrad { samples: usize, sigma: f32, seed: u64, base: Box<Method> },
     /// Layer-wise relevance propagation with a rule per layer.
     Lrp(Composite),
 }
 
 impl Method {
     /// The method named `name` (a row of [`registry::METHODS`]) for `model`, with parameters from `p`.
+    /// A wrapper takes its base after a colon: `smoothgrad:epsilon-plus` is SmoothGrad of the
+    /// EpsilonPlus composite; `smoothgrad` alone wraps the gradient.
     pub fn from_name(name: &str, model: &Model, p: &Params) -> Result<Method> {
-        registry::find(name)?.build(model, p)
+        match name.split_once(':') {
+            None => registry::find(name)?.build(model, p),
+            Some((wrapper, base)) => {
+                let base = Method::from_name(base, model, p)?;
+                registry::find(wrapper)?.wrap(model, p, base)
+            }
+        }
     }
 
     /// LRP with one rule per dense/conv layer given as text, e.g. `zb,gamma,eps,0` (see [`Rule::parse`]).
@@ -79,17 +93,19 @@ impl Method {
     }
 
     pub fn validate(&self, model: &Model) -> Result<()> {
-        match *self {
-            Method::IntegratedGradients { steps } if steps == 0 || steps > MAX_STEPS => {
+        match self {
+            Method::IntegratedGradients { steps, .. } if *steps == 0 || *steps > MAX_STEPS => {
                 Err(invalid_param(format!("steps must be 1..={MAX_STEPS}, got {steps}")))
             }
-            Method::SmoothGrad { samples, .. } if samples == 0 || samples > MAX_STEPS => {
+            Method::SmoothGrad { samples, .. } if *samples == 0 || *samples > MAX_STEPS => {
                 Err(invalid_param(format!("samples must be 1..={MAX_STEPS}, got {samples}")))
             }
-            Method::SmoothGrad { sigma, .. } if !(sigma.is_finite() && (0.0..=10.0).contains(&sigma)) => {
+            Method::SmoothGrad { sigma, .. } if !(sigma.is_finite() && (0.0..=10.0).contains(sigma)) => {
                 Err(invalid_param(format!("sigma must be in [0, 10], got {sigma}")))
             }
-            Method::Lrp(ref c) => c.validate(model),
+            _ if self.passes() > MAX_PASSES => Err(invalid_param(format!("{} base explanations; at most {MAX_PASSES} (steps times samples)", self.passes()))),
+            Method::IntegratedGradients { base, .. } | Method::SmoothGrad { base, .. } => base.validate(model),
+            Method::Lrp(c) => c.validate(model),
             _ => Ok(()),
         }
     }
@@ -97,6 +113,31 @@ impl Method {
     /// True for LRP (per-layer relevance is reported).
     pub fn is_lrp(&self) -> bool {
         matches!(self, Method::Lrp(_))
+    }
+
+    /// How many explanations of the innermost method one explanation runs (saturating).
+    pub fn passes(&self) -> usize {
+        match self {
+            Method::IntegratedGradients { steps: n, base } | Method::SmoothGrad { samples: n, base, .. } => n.saturating_mul(base.passes()),
+            _ => 1,
+        }
+    }
+
+    /// The innermost method (itself unless a wrapper).
+    pub fn innermost(&self) -> &Method {
+        match self {
+            Method::IntegratedGradients { base, .. } | Method::SmoothGrad { base, .. } => base.innermost(),
+            m => m,
+        }
+    }
+
+    /// True when some input the innermost method sees may leave the stage's range (SmoothGrad noise).
+    fn noisy(&self) -> bool {
+        match self {
+            Method::SmoothGrad { sigma, base, .. } => *sigma > 0.0 || base.noisy(),
+            Method::IntegratedGradients { base, .. } => base.noisy(),
+            _ => false,
+        }
     }
 }
 
@@ -183,6 +224,13 @@ fn validate_one(pixels: &[f32], n: usize) -> Result<()> {
     Ok(())
 }
 
+/// A wrapper's working input (pixels) and its sum of base explanations (model input size).
+#[derive(Default)]
+struct Level {
+    pix: Vec<f32>,
+    acc: Vec<f32>,
+}
+
 /// Scratch space of the LRP step, sized for the largest layer.
 #[derive(Default)]
 pub struct Scratch {
@@ -217,16 +265,17 @@ pub struct Explainer {
     /// z^B bounds at the model input (padding: the pad value).
     lo: Vec<f32>,
     hi: Vec<f32>,
-    /// Working pixels (28x28) and input-sized accumulators.
+    /// Working pixels (one input) and input-sized buffers.
     pix: Vec<f32>,
     xin: Vec<f32>,
     xref: Vec<f32>,
-    acc: Vec<f32>,
     map: Vec<f32>,
     map2: Vec<f32>,
     start: Vec<f32>,
     root: Vec<f32>,
-    prepared: Option<(u64, Composite, Vec<Option<PreparedRule>>)>,
+    prepared: Option<(u64, Composite, bool, Vec<Option<PreparedRule>>)>,
+    /// Working inputs and sums of the wrappers (one per nesting level, kept between calls).
+    levels: Vec<Level>,
     out: Explanation,
     /// The pixels `acts` were last computed for (every method leaves `acts` at its input), so that an
     /// explanation right after a prediction of the same input skips the second forward pass.
@@ -279,7 +328,7 @@ impl Explainer {
                 self.hi[row..row + stage.width].fill(h);
             }
         }
-        for v in [&mut self.xin, &mut self.xref, &mut self.acc, &mut self.map, &mut self.map2] {
+        for v in [&mut self.xin, &mut self.xref, &mut self.map, &mut self.map2] {
             *v = vec![0.0; n_in];
         }
         let pixels = model.input_len();
@@ -294,6 +343,7 @@ impl Explainer {
             ..Default::default()
         };
         self.prepared = None;
+        self.levels.clear();
         self.forward_of = Vec::with_capacity(pixels);
         self.model_id = model.id();
     }
@@ -385,8 +435,8 @@ impl Explainer {
             self.record_prediction();
         }
         let target = query.target.unwrap_or(self.out.prediction);
-        if let Method::Lrp(c) = method {
-            self.prepare(model, c);
+        if let Method::Lrp(c) = method.innermost() {
+            self.prepare(model, c, !method.noisy());
         }
         let explained = match query.contrast {
             None => self.attribute(model, pixels, method, target, query.normalize),
@@ -481,15 +531,13 @@ impl Explainer {
                 self.gradient_family(model, method);
                 logit
             }
-            Method::IntegratedGradients { steps } => {
-                self.start[class] = 1.0;
-                self.integrated_gradients(model, pixels, *steps);
-                logit
+            Method::IntegratedGradients { steps, base } => {
+                self.integrated(model, pixels, base, class, normalize, *steps);
+                self.wrapped_explained(base, logit, normalize)
             }
-            Method::SmoothGrad { samples, sigma, seed } => {
-                self.start[class] = 1.0;
-                self.smoothgrad(model, pixels, *samples, *sigma, *seed);
-                logit
+            Method::SmoothGrad { samples, sigma, seed, base } => {
+                self.smooth(model, pixels, base, class, normalize, (*samples, *sigma, *seed));
+                self.wrapped_explained(base, logit, normalize)
             }
             Method::SimpleTaylor => {
                 self.start[class] = 1.0;

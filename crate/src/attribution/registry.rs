@@ -42,6 +42,8 @@ pub struct MethodSpec {
     pub params: &'static [&'static str],
     /// Shown in the page's side-by-side comparison of methods.
     pub compare: bool,
+    /// Wraps a base method (`NAME:BASE`, e.g. `smoothgrad:epsilon-plus`); alone it wraps the gradient.
+    pub wrapper: bool,
     pub description: &'static str,
     pub reference: &'static str,
     #[serde(skip)]
@@ -54,7 +56,22 @@ impl MethodSpec {
         let m = match self.build {
             Build::With(f) => f(p),
             Build::Preset(preset) => Method::Lrp(Composite::preset(preset, model, &p.rules)?),
+            Build::Wrap(f) => f(p, Method::Gradient),
         };
+        m.validate(model)?;
+        Ok(m)
+    }
+
+    /// This wrapper around `base` (an error for a row that is not a wrapper).
+    pub fn wrap(&self, model: &Model, p: &Params, base: Method) -> Result<Method> {
+        let Build::Wrap(f) = self.build else {
+            return Err(invalid_param(format!(
+                "`{}` is not a wrapper; wrappers: {}",
+                self.name,
+                METHODS.iter().filter(|m| m.wrapper).map(|m| m.name).collect::<Vec<_>>().join(", ")
+            )));
+        };
+        let m = f(p, base);
         m.validate(model)?;
         Ok(m)
     }
@@ -149,6 +166,8 @@ pub fn params() -> [ParamSpec; 8] {
 enum Build {
     With(fn(&Params) -> Method),
     Preset(Preset),
+    /// A wrapper of a base method.
+    Wrap(fn(&Params, Method) -> Method),
 }
 
 const LRP_2015: &str = "Bach et al. 2015, On pixel-wise explanations for non-linear classifier decisions by layer-wise relevance propagation, PLoS ONE";
@@ -163,6 +182,7 @@ pub const METHODS: [MethodSpec; 17] = [
         family: Family::Gradient,
         params: &[],
         compare: true,
+        wrapper: false,
         description: "the gradient of the logit with respect to the input",
         reference: "Simonyan et al. 2014, Deep inside convolutional networks, ICLR workshop",
         build: Build::With(|_| Method::Gradient),
@@ -172,6 +192,7 @@ pub const METHODS: [MethodSpec; 17] = [
         family: Family::Gradient,
         params: &[],
         compare: true,
+        wrapper: false,
         description: "the squared gradient: how much each pixel could change the logit",
         reference: "Simonyan et al. 2014; Montavon et al. 2018, Methods for interpreting and understanding deep neural networks, DSP",
         build: Build::With(|_| Method::Sensitivity),
@@ -181,6 +202,7 @@ pub const METHODS: [MethodSpec; 17] = [
         family: Family::Gradient,
         params: &[],
         compare: true,
+        wrapper: false,
         description: "input times gradient; equals LRP-0 on ReLU networks",
         reference: "Shrikumar et al. 2016, Not just a black box; Ancona et al. 2018, ICLR",
         build: Build::With(|_| Method::GradientXInput),
@@ -190,6 +212,7 @@ pub const METHODS: [MethodSpec; 17] = [
         family: Family::Gradient,
         params: &[],
         compare: true,
+        wrapper: false,
         description: "first-order Taylor expansion at a root point found along the gradient",
         reference: DTD_2017,
         build: Build::With(|_| Method::SimpleTaylor),
@@ -199,24 +222,27 @@ pub const METHODS: [MethodSpec; 17] = [
         family: Family::Gradient,
         params: &["steps"],
         compare: true,
-        description: "the gradient averaged on the straight path from the blank canvas, times the input",
+        wrapper: true,
+        description: "the gradient (or a base method) averaged on the straight path from the blank canvas, times the input",
         reference: "Sundararajan et al. 2017, Axiomatic attribution for deep networks, ICML",
-        build: Build::With(|p| Method::IntegratedGradients { steps: p.steps }),
+        build: Build::Wrap(|p, base| Method::IntegratedGradients { steps: p.steps, base: Box::new(base) }),
     },
     MethodSpec {
         name: "smoothgrad",
         family: Family::Gradient,
         params: &["samples", "sigma", "seed"],
         compare: true,
-        description: "the gradient averaged over noisy copies of the input",
+        wrapper: true,
+        description: "the gradient (or a base method, e.g. smoothgrad:epsilon-plus) averaged over noisy copies of the input",
         reference: "Smilkov et al. 2017, SmoothGrad: removing noise by adding noise, arXiv:1706.03825",
-        build: Build::With(|p| Method::SmoothGrad { samples: p.samples, sigma: p.sigma, seed: p.seed }),
+        build: Build::Wrap(|p, base| Method::SmoothGrad { samples: p.samples, sigma: p.sigma, seed: p.seed, base: Box::new(base) }),
     },
     MethodSpec {
         name: "lrp-0",
         family: Family::Lrp,
         params: &[],
         compare: true,
+        wrapper: false,
         description: "LRP-0 on every layer: relevance in proportion to each contribution",
         reference: LRP_2015,
         build: Build::Preset(Preset::Lrp0),
@@ -226,6 +252,7 @@ pub const METHODS: [MethodSpec; 17] = [
         family: Family::Lrp,
         params: &["epsilon"],
         compare: true,
+        wrapper: false,
         description: "LRP-eps on every layer: weak and contradictory contributions absorbed",
         reference: LRP_2015,
         build: Build::Preset(Preset::LrpEps),
@@ -235,6 +262,7 @@ pub const METHODS: [MethodSpec; 17] = [
         family: Family::Lrp,
         params: &["gamma"],
         compare: true,
+        wrapper: false,
         description: "LRP-gamma on every layer: positive contributions favoured",
         reference: LRP_2019,
         build: Build::Preset(Preset::LrpGamma),
@@ -244,6 +272,7 @@ pub const METHODS: [MethodSpec; 17] = [
         family: Family::Lrp,
         params: &[],
         compare: false,
+        wrapper: false,
         description: "alpha 1, beta 0 on every layer: positive contributions only",
         reference: LRP_2015,
         build: Build::Preset(Preset::LrpAlpha1Beta0),
@@ -253,6 +282,7 @@ pub const METHODS: [MethodSpec; 17] = [
         family: Family::Lrp,
         params: &["alpha", "beta"],
         compare: true,
+        wrapper: false,
         description: "alpha-beta on every layer: positive and negative contributions weighted separately",
         reference: LRP_2015,
         build: Build::Preset(Preset::LrpAlpha2Beta1),
@@ -262,6 +292,7 @@ pub const METHODS: [MethodSpec; 17] = [
         family: Family::Lrp,
         params: &[],
         compare: false,
+        wrapper: false,
         description: "z+ on every layer (the deep Taylor rule for ReLU layers)",
         reference: DTD_2017,
         build: Build::Preset(Preset::LrpZPlus),
@@ -271,6 +302,7 @@ pub const METHODS: [MethodSpec; 17] = [
         family: Family::Lrp,
         params: &[],
         compare: true,
+        wrapper: false,
         description: "deep Taylor decomposition: z^B at the input, z+ above",
         reference: DTD_2017,
         build: Build::Preset(Preset::DeepTaylor),
@@ -280,6 +312,7 @@ pub const METHODS: [MethodSpec; 17] = [
         family: Family::Lrp,
         params: &["epsilon"],
         compare: true,
+        wrapper: false,
         description: "z+ on convolutions, LRP-eps on dense layers (Zennit's EpsilonPlus)",
         reference: ZENNIT,
         build: Build::Preset(Preset::EpsilonPlus),
@@ -289,6 +322,7 @@ pub const METHODS: [MethodSpec; 17] = [
         family: Family::Lrp,
         params: &["epsilon", "gamma"],
         compare: true,
+        wrapper: false,
         description: "z^B at the input, LRP-gamma on convolutions, LRP-eps on dense layers (the recommended composite)",
         reference: LRP_2019,
         build: Build::Preset(Preset::EpsilonGammaBox),
@@ -298,6 +332,7 @@ pub const METHODS: [MethodSpec; 17] = [
         family: Family::Lrp,
         params: &["epsilon", "alpha", "beta"],
         compare: true,
+        wrapper: false,
         description: "alpha-beta on convolutions, LRP-eps on dense layers (Zennit's EpsilonAlpha2Beta1)",
         reference: ZENNIT,
         build: Build::Preset(Preset::EpsilonAlpha2Beta1),
@@ -307,6 +342,7 @@ pub const METHODS: [MethodSpec; 17] = [
         family: Family::Lrp,
         params: &["epsilon"],
         compare: true,
+        wrapper: false,
         description: "flat at the input, z+ on convolutions, LRP-eps on dense layers (Zennit's EpsilonPlusFlat)",
         reference: ZENNIT,
         build: Build::Preset(Preset::EpsilonPlusFlat),

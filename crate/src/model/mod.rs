@@ -237,16 +237,21 @@ impl Model {
     /// For each value, true if it can only be non-negative (after ReLU, or a non-negative input stage),
     /// decided from the architecture alone. Rules use it to skip the negative-input terms.
     pub fn values_non_negative(&self) -> Vec<bool> {
-        let mut nonneg = vec![self.input.non_negative()];
+        self.values_non_negative_from(self.input.non_negative())
+    }
+    /// As [`Model::values_non_negative`], with the input's sign given (false for noisy inputs).
+    fn values_non_negative_from(&self, input: bool) -> Vec<bool> {
+        let mut nonneg = vec![input];
         for (k, l) in self.layers.iter().enumerate() {
             let all = self.inputs[k].iter().all(|&v| nonneg[v]);
             nonneg.push(l.keeps_non_negative(all));
         }
         nonneg
     }
-    /// For each node, true if its (first) input can only be non-negative.
-    pub fn input_non_negative(&self) -> Vec<bool> {
-        let v = self.values_non_negative();
+    /// For each node, true if its (first) input can only be non-negative; `exact_input`: the model
+    /// input is what the stage makes of pixels in [0, 1] (false: any value, as SmoothGrad's noisy copies).
+    pub fn input_non_negative(&self, exact_input: bool) -> Vec<bool> {
+        let v = self.values_non_negative_from(exact_input && self.input.non_negative());
         self.inputs.iter().map(|i| v[i[0]]).collect()
     }
     /// For each node, true if its input is the model input, reached through nothing but `flatten`
