@@ -118,6 +118,55 @@ fn batches_and_png_inputs() {
 }
 
 #[test]
+fn inputs_of_any_shape_and_wrapped_methods() {
+    // a 3x11x11 residual graph: .npy of [3, 11, 11] and [2, 3, 11, 11], an 11x11 RGB PNG
+    let model = tmp("residual.safetensors");
+    let net = lrp::testing::residual_net(4, true, true);
+    std::fs::write(&model, net.to_safetensors().unwrap()).unwrap();
+    let values = |seed: u64| random_pixels(seed).into_iter().take(3 * 11 * 11).collect::<Vec<f32>>();
+    let one = tmp("rgb.npy");
+    write_npy(&one, &[3, 11, 11], values(1));
+    let v = json(
+        &lrp()
+            .args(["explain", "--model"])
+            .arg(&model)
+            .arg("--input")
+            .arg(&one)
+            .args(["--method", "smoothgrad:epsilon-plus", "--samples", "3"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(v["method"], "smoothgrad:epsilon-plus");
+    assert_eq!(v["shape"], serde_json::json!([3, 11, 11]));
+    let planes = v["heatmap"].as_array().unwrap();
+    assert_eq!((planes.len(), planes[0].as_array().unwrap().len(), planes[0][0].as_array().unwrap().len()), (3, 11, 11));
+    assert_eq!(v["rules"].as_array().unwrap().len(), net.layers().len(), "the composite inside the wrapper");
+    let batch = tmp("rgb-batch.npy");
+    write_npy(&batch, &[2, 3, 11, 11], [values(2), values(3)].concat());
+    let out = tmp("rgb-batch-r.npy");
+    assert!(lrp().args(["explain", "--model"]).arg(&model).arg("--input").arg(&batch).arg("--out").arg(&out).status().unwrap().success());
+    let r: ndarray::ArrayD<f32> = ndarray_npy::read_npy(&out).unwrap();
+    assert_eq!(r.shape(), &[2, 3, 11, 11]);
+    // the same values as a PNG give the same prediction
+    let png_path = tmp("rgb.png");
+    let rgb: Vec<u8> = (0..121).flat_map(|i| (0..3).map(move |c| (c * 60 + i) as u8)).collect();
+    let f = std::fs::File::create(&png_path).unwrap();
+    let mut enc = png::Encoder::new(f, 11, 11);
+    enc.set_color(png::ColorType::Rgb);
+    enc.write_header().unwrap().write_image_data(&rgb).unwrap();
+    let from_png = json(&lrp().args(["predict", "--model"]).arg(&model).arg("--input").arg(&png_path).output().unwrap());
+    let chw: Vec<f32> = (0..3).flat_map(|c| (0..121).map(move |i| (c * 60 + i) as f32 / 255.0)).collect();
+    write_npy(&one, &[3, 11, 11], chw);
+    let from_npy = json(&lrp().args(["predict", "--model"]).arg(&model).arg("--input").arg(&one).output().unwrap());
+    assert_eq!(from_png, from_npy);
+    // wrong shapes are one-line errors that name the expected shape
+    write_npy(&one, &[28, 28], random_pixels(1));
+    let out = lrp().args(["predict", "--model"]).arg(&model).arg("--input").arg(&one).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("[3, 11, 11]"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
 fn import_toolbox_and_info() {
     let txt = tmp("tb.txt");
     std::fs::write(&txt, "MaxPool 14 14 14 14\nFlatten\nLinear 4 2\n1 0 0 1 0 0 0 0\n0 0\nSoftMax\n").unwrap();

@@ -17,6 +17,7 @@
 //! | [`preprocess`] | a drawing (RGBA/grey, any size) to a 28x28 MNIST-style input |
 //! | [`heatmap`] | relevance to RGBA colours |
 //! | [`evaluate`] | pixel flipping and AOPC |
+//! | [`report`] | the typed results the CLI prints and the page receives |
 //! | [`train`] | training (cross-entropy, Adam, augmentation) and evaluation |
 //!
 //! ```
@@ -38,6 +39,7 @@ pub mod heatmap;
 pub mod model;
 pub mod ops;
 pub mod preprocess;
+pub mod report;
 pub mod rules;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -49,5 +51,5 @@ pub use attribution::registry::{self, METHODS};
 pub use attribution::{Explainer, Explanation, LayerTotal, Method, Params, Query};
 pub use composite::{Composite, Preset};
 pub use error::{LrpError, Result};
-pub use model::{Layer, Model};
+pub use model::{Layer, Model, ModelFormat};
 pub use rules::{Rule, RuleParams};

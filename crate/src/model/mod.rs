@@ -297,3 +297,35 @@ impl TryFrom<&[u8]> for Model {
         file::load(bytes)
     }
 }
+
+/// The formats a model is read from. `lrp` and the page both go through [`ModelFormat::load`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum ModelFormat {
+    /// This crate's `.safetensors` file (tensors plus versioned JSON metadata).
+    Safetensors,
+    /// An LRP Toolbox text model, with the input stage it expects (the text format does not say).
+    Toolbox(ToolboxOptions),
+}
+
+impl ModelFormat {
+    /// The format of a file named `name`: `.txt` is an LRP Toolbox model (with `toolbox`'s stage), any
+    /// other name a `.safetensors` file.
+    pub fn of_file(name: &str, toolbox: ToolboxOptions) -> ModelFormat {
+        if name.ends_with(".txt") {
+            ModelFormat::Toolbox(toolbox)
+        } else {
+            ModelFormat::Safetensors
+        }
+    }
+
+    /// Reads a model from `bytes` in this format (every size bounded before allocating).
+    pub fn load(&self, bytes: &[u8]) -> Result<Model> {
+        match self {
+            ModelFormat::Safetensors => Model::try_from(bytes),
+            ModelFormat::Toolbox(options) => {
+                let text = std::str::from_utf8(bytes).map_err(|_| LrpError::Toolbox { line: 0, message: "the file is not UTF-8 text".into() })?;
+                import_toolbox(text, options)
+            }
+        }
+    }
+}

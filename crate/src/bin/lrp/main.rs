@@ -3,9 +3,10 @@
 
 use clap::{Parser, Subcommand};
 use lrp::heatmap::{colorize, max_abs, ColorMap};
-use lrp::model::{import_toolbox, InputStage, ToolboxOptions, PIXELS, SIDE};
+use lrp::model::{import_toolbox, InputStage, Shape, ToolboxOptions, SIDE};
 use lrp::preprocess::{ink_from_rgba, preprocess_rgba};
-use lrp::{Explainer, LrpError, Method, Model, Params, Query, RuleParams};
+use lrp::report::{ModelInfo, Prediction, Summary};
+use lrp::{Explainer, LrpError, Method, Model, ModelFormat, Params, Query, RuleParams};
 use ndarray::{ArrayD, IxDyn};
 use std::path::{Path, PathBuf};
 
@@ -31,7 +32,8 @@ struct Io {
     /// Model file (.safetensors)
     #[arg(long)]
     model: PathBuf,
-    /// Input: .npy float32/float64 [28, 28] or [N, 28, 28] with pixels in [0, 1], or a PNG drawing
+    /// Input: .npy float32/float64 of the model's input shape ([28, 28] for a digit, [C, H, W]), with a
+    /// leading N for a batch, values in [0, 1]; or a PNG (a drawing for a digit model)
     #[arg(long)]
     input: PathBuf,
 }
@@ -88,7 +90,7 @@ enum Cmd {
         /// Start LRP with relevance 1 instead of the logit
         #[arg(long)]
         normalize: bool,
-        /// Write the heatmap as float32 .npy ([28, 28] or [N, 28, 28]) or as a PNG image
+        /// Write the heatmap as float32 .npy (the input's shape, with N for a batch) or as a PNG image
         #[arg(long)]
         out: Option<PathBuf>,
         /// Also write every layer's relevance next to --out as OUT.layerI.npy (CHW per input)
@@ -137,28 +139,59 @@ fn io_err(path: &Path, e: impl std::fmt::Display) -> LrpError {
 
 fn load_model(path: &Path) -> lrp::Result<Model> {
     let bytes = std::fs::read(path).map_err(|e| io_err(path, e))?;
-    Model::try_from(bytes.as_slice()).map_err(|e| LrpError::Io(format!("{}: {e}", path.display())))
+    ModelFormat::Safetensors.load(&bytes).map_err(|e| io_err(path, e))
 }
 
-/// Reads `.npy` ([28,28] or [N,28,28], f32 or f64) or a PNG; returns N*784 pixels and N.
-fn read_input(path: &Path) -> lrp::Result<(Vec<f32>, usize)> {
+/// Reads one or more inputs of `model`'s shape `C x H x W`: `.npy` (f32 or f64) of `[C, H, W]` or
+/// `[N, C, H, W]` (`[H, W]` or `[N, H, W]` when C = 1), or a PNG: any drawing for a 28x28 digit model
+/// (MNIST preprocessing; a 28x28 PNG is taken as it is), else an image of exactly H x W (grey for one
+/// channel, RGB for three). Returns the values and N.
+fn read_input(path: &Path, model: &Model) -> lrp::Result<(Vec<f32>, usize)> {
+    let s = model.input_stage().input_shape();
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     if ext == "png" {
         let (rgba, w, h) = read_png(path)?;
-        let pixels = if (w, h) == (SIDE, SIDE) { ink_from_rgba(&rgba, w, h) } else { preprocess_rgba(&rgba, w, h).pixels };
+        let pixels = if (s.c, s.h, s.w) == (1, SIDE, SIDE) {
+            if (w, h) == (SIDE, SIDE) {
+                ink_from_rgba(&rgba, w, h)
+            } else {
+                preprocess_rgba(&rgba, w, h).pixels
+            }
+        } else if (w, h) == (s.w, s.h) && (s.c == 1 || s.c == 3) {
+            let px =
+                |c: usize| rgba.chunks_exact(4).map(move |p| if s.c == 1 { (p[0] as f32 + p[1] as f32 + p[2] as f32) / 765.0 } else { p[c] as f32 / 255.0 });
+            (0..s.c).flat_map(px).collect()
+        } else {
+            return Err(io_err(
+                path,
+                format!(
+                    "a {w}x{h} PNG for a model of {}x{}x{} inputs: give an image of {}x{} ({}) or a .npy",
+                    s.c,
+                    s.h,
+                    s.w,
+                    s.w,
+                    s.h,
+                    if s.c == 1 { "grey" } else { "RGB" }
+                ),
+            ));
+        };
         return Ok((pixels, 1));
     }
     let arr: ArrayD<f32> = match ndarray_npy::read_npy::<_, ArrayD<f32>>(path) {
         Ok(a) => a,
         Err(_) => ndarray_npy::read_npy::<_, ArrayD<f64>>(path).map_err(|e| io_err(path, format!("not a float32/float64 .npy file ({e})")))?.mapv(|v| v as f32),
     };
-    let n = match arr.shape() {
-        [28, 28] => 1,
-        [n, 28, 28] => *n,
-        s => return Err(io_err(path, format!("shape {s:?}: expected [28, 28] or [N, 28, 28]"))),
+    let one: &[usize] = if s.c == 1 { &[s.h, s.w] } else { &[s.c, s.h, s.w] };
+    let sh = arr.shape();
+    let n = if sh == one || sh == [s.c, s.h, s.w] {
+        1
+    } else if sh.len() == one.len() + 1 && (&sh[1..] == one || sh[1..] == [s.c, s.h, s.w]) {
+        sh[0]
+    } else {
+        return Err(io_err(path, format!("shape {sh:?}: expected {one:?} or [N, {}]", one.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "))));
     };
     let v: Vec<f32> = arr.iter().copied().collect();
-    lrp::attribution::validate_pixels(&v, PIXELS).map_err(|e| io_err(path, e))?;
+    lrp::attribution::validate_pixels(&v, model.input_len()).map_err(|e| io_err(path, e))?;
     Ok((v, n))
 }
 
@@ -181,18 +214,24 @@ fn read_png(path: &Path) -> lrp::Result<(Vec<u8>, usize, usize)> {
     Ok((rgba, w, h))
 }
 
-/// Heatmaps side by side, each 28x28 scaled up 10x, as a PNG.
-fn write_png(path: &Path, maps: &[&[f32]], cmap: ColorMap) -> lrp::Result<()> {
-    const UP: usize = 10;
-    let (w, h) = (SIDE * UP * maps.len(), SIDE * UP);
+/// Heatmaps side by side as a PNG, each `C x H x W` map summed over its channels and scaled up to about
+/// 280 pixels high (10x for a digit).
+fn write_png(path: &Path, maps: &[&[f32]], shape: Shape, cmap: ColorMap) -> lrp::Result<()> {
+    let up = (280 / shape.h).max(1);
+    let (mw, mh) = (shape.w * up, shape.h * up);
+    let (w, h) = (mw * maps.len(), mh);
     let mut img = vec![0u8; w * h * 4];
-    let mut rgba = Vec::new();
+    let (mut rgba, mut plane) = (Vec::new(), vec![0.0f32; shape.h * shape.w]);
     for (k, m) in maps.iter().enumerate() {
-        colorize(m, max_abs(m), cmap, false, &mut rgba);
+        plane.fill(0.0);
+        for c in m.chunks_exact(plane.len()) {
+            plane.iter_mut().zip(c).for_each(|(p, v)| *p += v);
+        }
+        colorize(&plane, max_abs(&plane), cmap, false, &mut rgba);
         for y in 0..h {
-            for x in 0..SIDE * UP {
-                let src = ((y / UP) * SIDE + x / UP) * 4;
-                let dst = (y * w + k * SIDE * UP + x) * 4;
+            for x in 0..mw {
+                let src = ((y / up) * shape.w + x / up) * 4;
+                let dst = (y * w + k * mw + x) * 4;
                 img[dst..dst + 4].copy_from_slice(&rgba[src..src + 4]);
             }
         }
@@ -211,15 +250,23 @@ fn write_npy(path: &Path, shape: &[usize], data: Vec<f32>) -> lrp::Result<()> {
     ndarray_npy::write_npy(path, &arr).map_err(|e| io_err(path, e))
 }
 
-fn print_json(v: &serde_json::Value) {
-    println!("{}", serde_json::to_string(v).expect("JSON values serialize"));
+/// One line of JSON on stdout; a closed pipe (`lrp ... | head`) ends the output quietly.
+fn print_json(v: &impl serde::Serialize) {
+    use std::io::Write;
+    let line = serde_json::to_string(v).expect("the reports serialize");
+    if let Err(e) = writeln!(std::io::stdout().lock(), "{line}") {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("lrp: error: stdout: {e}");
+            std::process::exit(1);
+        }
+    }
 }
 
-fn one_or_many(mut v: Vec<serde_json::Value>, n: usize, batch: bool) -> serde_json::Value {
-    if n == 1 && !batch {
-        v.remove(0)
-    } else {
-        serde_json::Value::Array(v)
+/// One value for one input given alone, else a list.
+fn print_one_or_many<T: serde::Serialize>(v: &[T], batch: bool) {
+    match v {
+        [one] if !batch => print_json(one),
+        _ => print_json(&v),
     }
 }
 
@@ -227,18 +274,14 @@ fn run(cli: Cli) -> lrp::Result<()> {
     match cli.cmd {
         Cmd::Predict { io } => {
             let model = load_model(&io.model)?;
-            let (pixels, n) = read_input(&io.input)?;
+            let (pixels, _) = read_input(&io.input, &model)?;
             let mut ex = Explainer::new(&model);
-            let mut out = Vec::new();
-            for x in pixels.chunks_exact(PIXELS) {
-                let p = ex.predict(&model, x)?;
-                out.push(serde_json::json!({ "logits": p.logits, "probabilities": p.probabilities, "prediction": p.prediction }));
-            }
-            print_json(&one_or_many(out, n, is_batch(&io.input)));
+            let out = pixels.chunks_exact(model.input_len()).map(|x| Ok(Prediction::of(ex.predict(&model, x)?))).collect::<lrp::Result<Vec<_>>>()?;
+            print_one_or_many(&out, is_batch(&io.input, &model));
         }
         Cmd::Explain { io, method, rules, epsilon, gamma, alpha, beta, steps, samples, sigma, seed, target, contrast, normalize, out, layers, colormap } => {
             let model = load_model(&io.model)?;
-            let (pixels, n) = read_input(&io.input)?;
+            let (pixels, n) = read_input(&io.input, &model)?;
             let params = Params { rules: RuleParams { epsilon, gamma, alpha, beta }, steps, samples, sigma, seed };
             let m = match &rules {
                 Some(list) => Method::from_rule_list(list, &model, &params)?,
@@ -249,7 +292,7 @@ fn run(cli: Cli) -> lrp::Result<()> {
             let mut ex = Explainer::new(&model);
             let mut results = Vec::new();
             let mut layer_maps: Vec<Vec<f32>> = vec![Vec::new(); model.shapes().len()];
-            for x in pixels.chunks_exact(PIXELS) {
+            for x in pixels.chunks_exact(model.input_len()) {
                 let e = ex.explain(&model, x, &m, &query)?.clone();
                 if layers {
                     for (i, buf) in layer_maps.iter_mut().enumerate() {
@@ -259,19 +302,21 @@ fn run(cli: Cli) -> lrp::Result<()> {
                 results.push(e);
             }
             let name = rules.as_ref().map_or(method.clone(), |r| format!("rules:{r}"));
-            let batch = is_batch(&io.input);
+            let batch = is_batch(&io.input, &model);
+            let shape = model.input_stage().input_shape();
+            let dims: Vec<usize> = if shape.c == 1 { vec![shape.h, shape.w] } else { vec![shape.c, shape.h, shape.w] };
             match &out {
                 None => {
-                    let v = results.iter().map(|e| explanation_json(e, &name)).collect();
-                    print_json(&one_or_many(v, n, batch));
+                    let v: Vec<CliExplanation> = results.iter().map(|e| CliExplanation::of(e, &name, &m, &model)).collect();
+                    print_one_or_many(&v, batch);
                 }
                 Some(path) if path.extension().and_then(|e| e.to_str()) == Some("png") => {
                     let maps: Vec<&[f32]> = results.iter().map(|e| e.heatmap.as_slice()).collect();
-                    write_png(path, &maps, cmap)?;
+                    write_png(path, &maps, shape, cmap)?;
                 }
                 Some(path) => {
-                    let shape: Vec<usize> = if n == 1 && !batch { vec![SIDE, SIDE] } else { vec![n, SIDE, SIDE] };
-                    write_npy(path, &shape, results.iter().flat_map(|e| e.heatmap.iter().copied()).collect())?;
+                    let dims = if n == 1 && !batch { dims } else { std::iter::once(n).chain(dims).collect() };
+                    write_npy(path, &dims, results.iter().flat_map(|e| e.heatmap.iter().copied()).collect())?;
                 }
             }
             if layers {
@@ -288,12 +333,12 @@ fn run(cli: Cli) -> lrp::Result<()> {
             let name = name.unwrap_or_else(|| file.file_stem().and_then(|s| s.to_str()).unwrap_or("toolbox").to_string());
             let model = import_toolbox(&text, &ToolboxOptions { stage: InputStage::mnist(scale, shift, pad, pad_value), name })?;
             std::fs::write(&out, model.to_safetensors()?).map_err(|e| io_err(&out, e))?;
-            print_json(&info_json(&model));
+            print_json(&ModelInfo::of(&model));
         }
-        Cmd::Info { model } => print_json(&info_json(&load_model(&model)?)),
+        Cmd::Info { model } => print_json(&ModelInfo::of(&load_model(&model)?)),
         Cmd::Methods { json } => {
             if json {
-                print_json(&serde_json::to_value(lrp::registry::registry()).expect("the registry serializes"));
+                print_json(&lrp::registry::registry());
             } else {
                 for m in &lrp::METHODS {
                     println!("{:<22} {:<9} {:<24} {}", m.name, format!("{:?}", m.family).to_lowercase(), m.params.join(","), m.description);
@@ -308,55 +353,51 @@ fn run(cli: Cli) -> lrp::Result<()> {
     Ok(())
 }
 
-fn is_batch(input: &Path) -> bool {
+/// True if the `.npy` input holds a batch (one more axis than one input has).
+fn is_batch(input: &Path, model: &Model) -> bool {
+    let one = if model.input_stage().channels == 1 { 2 } else { 3 };
     input.extension().and_then(|e| e.to_str()) == Some("npy")
         && ndarray_npy::read_npy::<_, ArrayD<f32>>(input)
-            .map(|a| a.ndim() == 3)
-            .or_else(|_| ndarray_npy::read_npy::<_, ArrayD<f64>>(input).map(|a| a.ndim() == 3))
+            .map(|a| a.ndim() == one + 1)
+            .or_else(|_| ndarray_npy::read_npy::<_, ArrayD<f64>>(input).map(|a| a.ndim() == one + 1))
             .unwrap_or(false)
 }
 
-fn explanation_json(e: &lrp::Explanation, method: &str) -> serde_json::Value {
-    let rows: Vec<&[f32]> = e.heatmap.chunks(SIDE).collect();
-    let mut v = serde_json::json!({
-        "method": method,
-        "target": e.target,
-        "contrast": e.contrast,
-        "prediction": e.prediction,
-        "logits": e.logits,
-        "probabilities": e.probabilities,
-        "explained": e.explained,
-        "sum": e.total(),
-        "padding": e.padding,
-        "heatmap": rows,
-        "layers": e.layers,
-    });
-    if let (Some(root), Some(value)) = (&e.root, e.root_value) {
-        v["root"] = serde_json::json!(root.chunks(SIDE).collect::<Vec<_>>());
-        v["root_value"] = serde_json::json!(value);
-    }
-    v
+/// An explanation as `lrp explain` prints it: the engine's [`Summary`] and the maps as nested arrays of
+/// the input's shape (rows of 28 for a digit).
+#[derive(serde::Serialize)]
+struct CliExplanation {
+    #[serde(flatten)]
+    summary: Summary,
+    heatmap: Nested,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    root: Option<Nested>,
 }
 
-pub(crate) fn info_json(model: &Model) -> serde_json::Value {
-    let layers: Vec<serde_json::Value> = model
-        .layers()
-        .iter()
-        .enumerate()
-        .map(|(i, l)| serde_json::json!({ "type": l.kind(), "input": model.input_shape_of(i), "inputs": model.inputs(i), "output": model.shapes()[i + 1], "parameters": l.parameters() }))
-        .collect();
-    let m = model.meta();
-    serde_json::json!({
-        "name": m.name,
-        "description": m.description,
-        "classes": m.classes,
-        "input_stage": model.input_stage(),
-        "multiply_adds": model.multiply_adds(),
-        "layers": layers,
-        "parameters": model.parameters(),
-        "watermark": m.watermark,
-        "provenance": m.provenance,
-    })
+/// A map as rows (one channel) or as channels of rows.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum Nested {
+    Rows(Vec<Vec<f32>>),
+    Channels(Vec<Vec<Vec<f32>>>),
+}
+
+impl Nested {
+    fn of(v: &[f32], s: Shape) -> Nested {
+        let rows = |p: &[f32]| p.chunks(s.w.max(1)).map(<[f32]>::to_vec).collect::<Vec<_>>();
+        if s.c == 1 {
+            Nested::Rows(rows(v))
+        } else {
+            Nested::Channels(v.chunks((s.h * s.w).max(1)).map(rows).collect())
+        }
+    }
+}
+
+impl CliExplanation {
+    fn of(e: &lrp::Explanation, name: &str, method: &Method, model: &Model) -> CliExplanation {
+        let s = model.input_stage().input_shape();
+        CliExplanation { summary: Summary::of(e, name, method, model), heatmap: Nested::of(&e.heatmap, s), root: e.root.as_deref().map(|r| Nested::of(r, s)) }
+    }
 }
 
 fn main() {
