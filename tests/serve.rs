@@ -96,3 +96,30 @@ fn path_traversal_is_refused_in_every_encoding() {
         assert!(!String::from_utf8_lossy(&body).contains("outside the root"), "{path} leaked the file");
     }
 }
+
+#[test]
+fn silent_connections_hold_up_no_request_and_garbage_is_refused() {
+    let root = site();
+    let srv = start(&root.join("www"));
+    // eight connections that never send a request (a browser's spare sockets), then many requests at once
+    let idle: Vec<TcpStream> = (0..8).map(|_| TcpStream::connect(&srv.addr).unwrap()).collect();
+    let threads: Vec<_> = (0..16)
+        .map(|_| {
+            let addr = srv.addr.clone();
+            std::thread::spawn(move || get(&addr, "GET", "/pkg/lrp.js").0)
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap(), 200);
+    }
+    drop(idle);
+    // a request head that is not HTTP, and one larger than any browser's
+    for junk in [b"\x16\x03\x01 not http\r\n\r\n".to_vec(), vec![b'a'; 64 * 1024]] {
+        let mut s = TcpStream::connect(&srv.addr).unwrap();
+        let _ = s.write_all(&junk);
+        let mut buf = Vec::new();
+        let _ = s.read_to_end(&mut buf);
+        assert!(buf.starts_with(b"HTTP/1.1 400"), "{:?}", String::from_utf8_lossy(&buf[..buf.len().min(40)]));
+    }
+    assert_eq!(get(&srv.addr, "GET", "/").0, 200, "still serving");
+}

@@ -5,13 +5,26 @@
 
 use lrp::testing::{random_pixels, tiny_cnn};
 use lrp::web::Engine;
+use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
+fn obj(json: &str) -> JsValue {
+    js_sys::JSON::parse(json).unwrap()
+}
+
+fn get(v: &JsValue, key: &str) -> JsValue {
+    js_sys::Reflect::get(v, &JsValue::from_str(key)).unwrap()
+}
+
+fn floats(v: &JsValue) -> Vec<f32> {
+    js_sys::Float32Array::from(v.clone()).to_vec()
+}
+
 fn engine() -> Engine {
     let mut e = Engine::new();
-    e.load_model(&tiny_cnn(1, true).to_safetensors().unwrap(), false, "").unwrap();
+    e.load_model(&tiny_cnn(1, true).to_safetensors().unwrap(), JsValue::UNDEFINED).unwrap();
     e
 }
 
@@ -32,75 +45,115 @@ fn explains_a_drawing_end_to_end() {
         }
     }
     assert!(e.preprocess(&rgba, 100, 100).unwrap());
-    e.set_method("epsilon-plus", "{}").unwrap();
-    e.explain(-1, -1, false).unwrap();
-    let h = e.heatmap();
+    let r = e.explain(obj(r#"{"method": "epsilon-plus", "layers": true}"#)).unwrap();
+    let h = floats(&get(&r, "heatmap"));
     assert_eq!(h.len(), 784);
     assert!(h.iter().any(|&v| v != 0.0));
     assert_eq!(e.transform().len(), 5);
-    let res: serde_json::Value = serde_json::from_str(&e.result_json()).unwrap();
-    assert_eq!(res["layers"].as_array().unwrap().len(), 10);
-    assert_eq!(e.colorize(&h, 0.0, true).0.len(), 784 * 4);
-    assert_eq!(e.explain_all_classes(false).unwrap().len(), 7840);
-    assert_eq!(e.timings().len(), 4);
+    assert_eq!(js_sys::Array::from(&get(&r, "layers")).length(), 10);
+    assert_eq!(js_sys::Array::from(&get(&r, "rules")).length(), 10, "the composite's rule of every layer");
+    let maps = js_sys::Array::from(&get(&r, "layer_maps"));
+    assert_eq!(maps.length(), 11);
+    // the relevance at the input is the heatmap (no padding in this model)
+    assert_eq!(floats(&maps.get(0)), h);
+    assert!(get(&r, "root").is_null());
+    assert!(get(&get(&r, "timings"), "explain").as_f64().unwrap() >= 0.0);
+    let sum = get(&r, "sum").as_f64().unwrap() as f32;
+    assert!((sum - h.iter().sum::<f32>()).abs() < 1e-4);
+    assert_eq!(Engine::colorize(&h, 0.0, true, "bwr").unwrap().0.len(), 784 * 4);
+    assert_eq!(e.explain_all_classes(JsValue::UNDEFINED).unwrap().len(), 7840);
 }
 
 #[wasm_bindgen_test]
-fn every_method_runs() {
+fn every_method_runs_and_calls_share_no_method_state() {
     let mut e = engine();
     e.set_pixels(&random_pixels(3)).unwrap();
-    for name in Engine::method_names() {
-        e.set_method(&name, r#"{"steps": 4, "samples": 2}"#).unwrap();
-        e.explain(2, 5, true).unwrap();
-        assert!(e.heatmap().iter().all(|v| v.is_finite()), "{name}");
+    let table = Engine::methods().unwrap();
+    let names: Vec<String> = js_sys::Array::from(&get(&table, "methods")).iter().map(|m| get(&m, "name").as_string().unwrap()).collect();
+    assert_eq!(names.len(), lrp::METHODS.len());
+    let first = floats(&get(&e.explain(obj(r#"{"method": "gradient", "target": 2}"#)).unwrap(), "heatmap"));
+    for name in names.iter().map(String::as_str).chain(["smoothgrad:epsilon-plus"]) {
+        let r = e
+            .explain(obj(&format!(r#"{{"method": "{name}", "params": {{"steps": 4, "samples": 2}}, "target": 2, "contrast": 5, "normalize": true}}"#)))
+            .unwrap();
+        assert!(floats(&get(&r, "heatmap")).iter().all(|v| v.is_finite()), "{name}");
+        assert_eq!(get(&r, "method").as_string().unwrap(), name);
     }
-    // the table the page reads names the same methods, each with its parameters
-    let table: serde_json::Value = serde_json::from_str(&Engine::methods()).unwrap();
-    let names: Vec<&str> = table["methods"].as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();
-    assert_eq!(names, Engine::method_names());
-    assert!(table["params"].as_array().unwrap().iter().any(|p| p["name"] == "epsilon" && p["log"] == true));
+    // the method comes with each call: the first request gives the same map after all the others
+    assert_eq!(floats(&get(&e.explain(obj(r#"{"method": "gradient", "target": 2}"#)).unwrap(), "heatmap")), first);
+    let params = js_sys::Array::from(&get(&table, "params"));
+    assert!(params.iter().any(|p| get(&p, "name") == "epsilon" && get(&p, "log") == JsValue::TRUE));
+    let c = e.compare(obj(r#"{"methods": ["gradient", "epsilon-plus"], "steps": 3, "per_step": 4, "random_repeats": 1}"#)).unwrap();
+    let rows = js_sys::Array::from(&get(&c, "methods"));
+    assert_eq!(rows.length(), 2);
+    assert_eq!(floats(&get(&rows.get(0), "heatmap")).len(), 784);
+    assert_eq!(js_sys::Array::from(&get(&rows.get(1), "values")).length(), 4);
+}
+
+#[wasm_bindgen_test]
+fn a_rule_per_layer() {
+    let mut e = engine();
+    e.set_pixels(&random_pixels(2)).unwrap();
+    let r = e.explain(obj(r#"{"method": "custom", "rules": ["zb", null, null, "gamma=0.5", null, "0", null, "eps", null, "0"]}"#)).unwrap();
+    let rules = js_sys::Array::from(&get(&r, "rules"));
+    assert_eq!(rules.get(0).as_string().unwrap(), "zb");
+    assert!(rules.get(1).is_null());
 }
 
 #[wasm_bindgen_test]
 fn garbage_is_an_error_and_the_engine_keeps_working() {
     let mut e = engine();
     e.set_pixels(&random_pixels(1)).unwrap();
-    e.explain(-1, -1, false).unwrap();
-    let before = e.heatmap();
-    assert!(e.load_model(b"garbage", false, "").is_err());
-    assert!(e.load_model(&[], false, "").is_err());
-    assert!(e.load_model(b"Linear 2 2\n1", true, "").is_err());
-    assert!(e.load_model(b"Linear 784 2\n0 0", true, "{not json").is_err());
-    assert!(e.load_model(&[0xff, 0xfe], true, "").is_err());
-    assert!(e.set_method("nope", "{}").is_err());
-    assert!(e.set_method("lrp-eps", r#"{"epsilon": -1}"#).is_err());
-    assert!(e.set_method("lrp-alpha2-beta1", r#"{"alpha": 3, "beta": 1}"#).is_err());
-    assert!(e.set_method("integrated-gradients", r#"{"steps": 0}"#).is_err());
-    assert!(e.set_method("smoothgrad", r#"{"sigma": "x"}"#).is_err());
-    assert!(e.set_layer_rules("[1,2]").is_err());
-    assert!(e.set_layer_rules(r#"["zb", null, null, "nope", null, null, null, "eps", null, "0"]"#).is_err());
-    assert!(e.set_colormap("rainbow").is_err());
+    let before = floats(&get(&e.explain(JsValue::UNDEFINED).unwrap(), "heatmap"));
+    assert!(e.load_model(b"garbage", JsValue::UNDEFINED).is_err());
+    assert!(e.load_model(&[], JsValue::UNDEFINED).is_err());
+    assert!(e.load_model(b"Linear 2 2\n1", obj(r#"{"format": "toolbox"}"#)).is_err());
+    assert!(e.load_model(b"Linear 784 2\n0 0", obj(r#"{"format": "onnx"}"#)).is_err());
+    assert!(e.load_model(b"Linear 784 2\n0 0", obj(r#"{"format": "toolbox", "scale": "x"}"#)).is_err());
+    assert!(e.load_model(&[0xff, 0xfe], obj(r#"{"format": "toolbox"}"#)).is_err());
+    assert!(e.load_model(&[0xff, 0xfe], JsValue::from_str("{")).is_err());
+    for bad in [
+        r#"{"method": "nope"}"#,
+        r#"{"method": "lrp-eps", "params": {"epsilon": -1}}"#,
+        r#"{"method": "lrp-alpha2-beta1", "params": {"alpha": 3, "beta": 1}}"#,
+        r#"{"method": "integrated-gradients", "params": {"steps": 0}}"#,
+        r#"{"method": "smoothgrad", "params": {"sigma": "x"}}"#,
+        r#"{"method": "smoothgrad:integrated-gradients", "params": {"steps": 4096, "samples": 4096}}"#,
+        r#"{"method": "custom", "rules": [1, 2]}"#,
+        r#"{"method": "custom", "rules": ["zb"]}"#,
+        r#"{"method": "custom"}"#,
+        r#"{"method": "gradient", "rules": [null]}"#,
+        r#"{"method": "custom", "rules": ["zb", null, null, "nope", null, null, null, "eps", null, "0"]}"#,
+        r#"{"target": 10}"#,
+        r#"{"target": -1}"#,
+        r#"{"contrast": 99}"#,
+        r#"{"targte": 1}"#,
+    ] {
+        assert!(e.explain(obj(bad)).is_err(), "{bad}");
+    }
+    assert!(e.explain(JsValue::from_f64(3.0)).is_err());
+    assert!(e.compare(obj(r#"{"methods": ["nope"]}"#)).is_err());
+    assert!(e.compare(obj(r#"{"methods": ["gradient"], "steps": 0}"#)).is_err());
+    assert!(Engine::colorize(&before, 0.0, false, "rainbow").is_err());
+    assert!(Engine::color_of(0.0, "").is_err());
     assert!(e.preprocess(&[0; 10], 0, 0).is_err());
     assert!(e.preprocess(&[0; 10], 20000, 20000).is_err());
     assert!(e.preprocess(&[0; 10], 2, 2).is_err());
     assert!(e.set_pixels(&[f32::NAN; 784]).is_err());
     assert!(e.set_pixels(&[0.5; 10]).is_err());
-    assert!(e.explain(10, -1, false).is_err());
-    assert!(e.explain(0, 99, false).is_err());
-    assert!(e.layer_relevance(999).is_err());
+    assert!(e.softmax_explanation(Some(10)).is_err());
     assert!(e.digit(0).is_err());
     assert!(e.load_digits(&[1, 2, 3], &[]).is_err());
-    // still the same model, method and input
-    e.explain(-1, -1, false).unwrap();
-    assert_eq!(e.heatmap(), before);
+    // still the same model and input
+    assert_eq!(floats(&get(&e.explain(JsValue::UNDEFINED).unwrap(), "heatmap")), before);
 }
 
 #[wasm_bindgen_test]
 fn an_engine_without_a_model_says_so() {
     let mut e = Engine::new();
-    assert!(e.explain(-1, -1, false).is_err());
-    assert!(e.set_method("gradient", "").is_err());
-    assert!(e.explain_all_classes(false).is_err());
+    assert!(e.explain(JsValue::UNDEFINED).is_err());
+    assert!(e.explain_all_classes(JsValue::UNDEFINED).is_err());
+    assert!(e.compare(JsValue::UNDEFINED).is_err());
     assert!(e.find_misclassified(0).is_err());
-    assert_eq!(e.model_info(), "null");
+    assert!(e.model_info().unwrap().is_null());
 }

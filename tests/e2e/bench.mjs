@@ -73,16 +73,14 @@ const wasm = await page.evaluate(async ({ n }) => {
   const out = [];
   const memory = {};
   for (const model of ['cnn', 'mlp']) {
-    e.load_model(new Uint8Array(await (await fetch(`/models/${model}.safetensors`)).arrayBuffer()), false, '');
+    e.load_model(new Uint8Array(await (await fetch(`/models/${model}.safetensors`)).arrayBuffer()));
     for (const task of ['gradient', 'lrp-eps', 'epsilon-plus', 'epsilon-gamma-box', 'integrated-gradients', 'all-ten-classes', 'pixel-flipping']) {
-      e.set_method(['all-ten-classes', 'pixel-flipping'].includes(task) ? 'epsilon-plus' : task, '{}');
+      const request = { method: ['all-ten-classes', 'pixel-flipping'].includes(task) ? 'epsilon-plus' : task };
       const run = (i) => {
         e.set_pixels(digits[i % digits.length]);
-        if (task === 'all-ten-classes') e.explain_all_classes(false);
-        else {
-          e.explain(-1, -1, false);
-          if (task === 'pixel-flipping') e.pixel_flipping(8, 25, 0);
-        }
+        if (task === 'all-ten-classes') e.explain_all_classes(request);
+        else if (task === 'pixel-flipping') e.compare({ methods: [request.method], per_step: 8, steps: 25, random_repeats: 0 });
+        else e.explain(request);
       };
       for (let i = 0; i < 50; i++) run(i);
       const t = [];

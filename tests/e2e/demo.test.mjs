@@ -94,6 +94,25 @@ test('switching model and method works', async () => {
     await settled(page, s);
     assert.equal(await page.$eval('#error', (e) => e.hidden), true, method);
   }
+  // SmoothGrad of an LRP composite: the wrapper with a base, its sliders and the base's
+  let s = await seq(page);
+  await page.selectOption('#method', 'smoothgrad');
+  await settled(page, s);
+  assert.equal(await page.isVisible('#base'), true, 'a wrapper offers a base method');
+  assert.equal(await page.isVisible('#epsilon'), false);
+  const plain = await page.evaluate(() => document.querySelector('#heatmap').toDataURL());
+  s = await seq(page);
+  await page.selectOption('#base', 'epsilon-plus');
+  await settled(page, s);
+  assert.match(await page.textContent('#heat-caption'), /smoothgrad:epsilon-plus/);
+  assert.equal(await page.isVisible('#epsilon'), true, "the base's parameter");
+  assert.equal(await page.isVisible('#samples'), true, "the wrapper's parameter");
+  assert.notEqual(await page.evaluate(() => document.querySelector('#heatmap').toDataURL()), plain);
+  assert.equal(await page.$eval('#error', (e) => e.hidden), true);
+  s = await seq(page);
+  await page.selectOption('#method', 'epsilon-gamma-box');
+  await settled(page, s);
+  assert.equal(await page.isVisible('#base'), false);
   assert.deepEqual(problems, []);
 });
 

@@ -23,15 +23,13 @@ await page.evaluate(async () => {
 for (const [model, task] of (process.env.TASKS || 'cnn:epsilon-plus').split(',').map((s) => s.split(':'))) {
   await page.evaluate(async ({ model, task }) => {
     const { e, digits } = window.profiled;
-    e.load_model(new Uint8Array(await (await fetch(`/models/${model}.safetensors`)).arrayBuffer()), false, '');
-    e.set_method(['all-ten-classes', 'pixel-flipping'].includes(task) ? 'epsilon-plus' : task, '{}');
+    e.load_model(new Uint8Array(await (await fetch(`/models/${model}.safetensors`)).arrayBuffer()));
+    const request = { method: ['all-ten-classes', 'pixel-flipping'].includes(task) ? 'epsilon-plus' : task };
     window.profiled.run = (i) => {
       e.set_pixels(digits[i % digits.length]);
-      if (task === 'all-ten-classes') e.explain_all_classes(false);
-      else {
-        e.explain(-1, -1, false);
-        if (task === 'pixel-flipping') e.pixel_flipping(8, 25, 0);
-      }
+      if (task === 'all-ten-classes') e.explain_all_classes(request);
+      else if (task === 'pixel-flipping') e.compare({ methods: [request.method], per_step: 8, steps: 25, random_repeats: 0 });
+      else e.explain(request);
     };
     for (let i = 0; i < 100; i++) window.profiled.run(i);
   }, { model, task });

@@ -132,17 +132,17 @@ test('every wasm export survives garbage and the engine keeps working', async ()
     const model = new Uint8Array(await (await fetch('/models/cnn.safetensors')).arrayBuffer());
     const garbage = [undefined, null, NaN, -1, 2 ** 40, '', 'x'.repeat(1000), '{', '[1,2]', new Uint8Array(0), new Uint8Array(17), new Float32Array([NaN]), {}, [], true];
     const calls = {
-      load_model: (a, b) => e.load_model(a, b, 'zz'),
-      set_method: (a, b) => e.set_method(a, b),
-      set_layer_rules: (a) => e.set_layer_rules(a),
-      set_colormap: (a) => e.set_colormap(a),
+      load_model: (a, b) => e.load_model(a, b),
       preprocess: (a, b) => e.preprocess(a, b, b),
       set_pixels: (a) => e.set_pixels(a),
-      explain: (a, b) => e.explain(a, b, a),
+      explain: (a) => e.explain(a),
+      explain_request: (a, b) => e.explain({ method: a, target: b, contrast: a, params: { epsilon: b, steps: a }, rules: a }),
       explain_all_classes: (a) => e.explain_all_classes(a),
-      colorize: (a, b) => e.colorize(a, b, a),
-      color_of: (a) => e.color_of(a),
-      layer_relevance: (a) => e.layer_relevance(a),
+      compare: (a, b) => e.compare({ methods: [a], per_step: b, steps: a, random_repeats: b }),
+      colorize: (a, b) => Engine.colorize(a, b, a, b),
+      color_of: (a, b) => Engine.color_of(a, b),
+      softmax_explanation: (a) => e.softmax_explanation(a),
+      set_watermark: (a) => e.set_watermark(a),
       load_digits: (a, b) => e.load_digits(a, b),
       digit: (a) => e.digit(a),
       label: (a) => e.label(a),
@@ -164,14 +164,13 @@ test('every wasm export survives garbage and the engine keeps working', async ()
       }
     };
     run(); // without a model
-    e.load_model(model, false, '');
+    e.load_model(model);
     e.set_pixels(new Float32Array(784).fill(0.2));
     run(); // with one
-    e.load_model(model, false, '');
-    e.set_method('epsilon-plus', '{}');
+    e.load_model(model);
     e.set_pixels(new Float32Array(784).fill(0.2));
-    e.explain(-1, -1, false);
-    return { outcomes, aborted: outcomes.filter((o) => /unreachable|RuntimeError|recursive use/.test(o)), heat: Array.from(e.heatmap()).some((v) => v !== 0) };
+    const res = e.explain({ method: 'epsilon-plus' });
+    return { outcomes, aborted: outcomes.filter((o) => /unreachable|RuntimeError|recursive use/.test(o)), heat: Array.from(res.heatmap).some((v) => v !== 0) };
   });
   assert.deepEqual(report.aborted, [], 'a panic (abort) reached JavaScript');
   assert.ok(report.outcomes.filter((o) => o !== 'ok').length > 100, 'garbage was refused');

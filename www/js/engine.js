@@ -1,5 +1,6 @@
 // The only module that imports the WebAssembly engine. Every call goes through `call`, which turns a
-// thrown JsError into { error } so the page can show it and keep working.
+// thrown JsError into { error } so the page can show it and keep working. The engine holds the model
+// and the input; the method, its parameters and the colour map come with each call.
 import init, { Engine } from '../pkg/lrp.js';
 
 export async function createEngine() {
@@ -7,14 +8,21 @@ export async function createEngine() {
   return new Engine();
 }
 
-export function methodNames() {
-  return Engine.method_names();
+// The engine's method table: { methods: [{ name, family, params, compare, wrapper, description,
+// reference }], params: [{ name, default, min, max, log, integer, description }] }.
+let table = null;
+export function methodTable() {
+  table ??= Engine.methods();
+  return table;
 }
 
-// The engine's method table: { methods: [{ name, family, params, compare, description, reference }],
-// params: [{ name, default, min, max, log, integer, description }] }.
-export function methodTable() {
-  return JSON.parse(Engine.methods());
+// RGBA of values with a colour map (`bwr` or `puor`), scaled by `scale` (<= 0: their own max |v|).
+export function colorize(values, scale, alphaByMagnitude, colormap) {
+  return Engine.colorize(values, scale, alphaByMagnitude, colormap);
+}
+
+export function colorOf(t, colormap) {
+  return Engine.color_of(t, colormap);
 }
 
 // Runs fn(engine); returns { value } or { error: message }.

@@ -1,24 +1,26 @@
-// The page: wires the pad, the controls and the views to the engine. Updates are coalesced to one per
-// animation frame; every engine call is guarded, so an error is shown and the page keeps working.
-import { createEngine, methodNames, methodTable, call } from './engine.js';
+// The page: wires the pad, the settings, the views and the teaching panels to the engine. Updates are
+// coalesced to one per animation frame; every engine call is guarded, so an error is shown and the page
+// keeps working. The settings object (settings.js) is the single source of truth; each call to the
+// engine carries the method it needs, so a panel never changes what the main view shows.
+import { createEngine, methodTable, call, colorize, colorOf } from './engine.js';
 import { Pad } from './pad.js';
 import { Bars, putRGBA, renderColorbar, drawOverlay, renderAllClasses, renderLayers } from './view.js';
-import { Teach } from './teach.js';
+import * as S from './settings.js';
+import { ComparePanel } from './compare.js';
+import { EquivalencePanel } from './equivalences.js';
+import { Exports } from './exports.js';
+import { tour, toured } from './tour.js';
 
 const $ = (id) => document.getElementById(id);
-const STORAGE_KEY = 'lrp-live-state-v1';
-// the parameters each method reads, from the engine's method table (filled once the engine loads)
-let PARAMS_OF = { custom: [] };
-const SLIDERS = ['epsilon', 'gamma', 'alpha', 'steps', 'samples', 'sigma'];
+const { settings } = S;
 
 let engine = null;
 let pad = null;
 let bars = null;
-let teach = null;
-const heat28 = document.createElement('canvas');
-heat28.width = 28;
-heat28.height = 28;
-const state = { target: -1, contrast: -1, info: null, pending: false, digits: 0, cursor: 0, lastAnnounced: '', restoring: false, final: true, customRules: null };
+// the model's description, the last explanation, the page's own bookkeeping
+const state = { info: null, result: null, pending: false, digits: 0, cursor: 0, lastAnnounced: '', final: true };
+let heatSmall = null;
+let panels = null;
 
 function showError(msg) {
   const el = $('error');
@@ -37,44 +39,28 @@ async function gunzip(bytes) {
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
-function params() {
-  const v = (id) => Number($(id).value);
-  const alpha = v('alpha');
-  return { epsilon: 10 ** v('epsilon'), gamma: 10 ** v('gamma'), alpha, beta: alpha - 1, steps: v('steps'), samples: v('samples'), sigma: v('sigma'), seed: 0 };
-}
-
-function showParams() {
-  const p = params();
-  const fmt = { epsilon: p.epsilon.toPrecision(2), gamma: p.gamma.toPrecision(2), alpha: `${p.alpha} (β = ${p.beta})`, steps: p.steps, samples: p.samples, sigma: p.sigma.toFixed(2) };
-  for (const id of SLIDERS) $(`${id}-val`).textContent = String(fmt[id]);
-  const used = PARAMS_OF[$('method').value] || [];
-  document.querySelectorAll('.param').forEach((el) => { el.hidden = !used.includes(el.dataset.param); });
-}
-
-function applyMethod() {
-  showParams();
-  const custom = $('method').value === 'custom' && state.customRules;
-  const r = custom
-    ? call(engine, (e) => e.set_layer_rules(JSON.stringify(state.customRules)))
-    : call(engine, (e) => e.set_method($('method').value, JSON.stringify(params())));
-  if (r.error) showError(`method: ${r.error}`);
-  else showError('');
-  schedule();
-}
+const classOrNull = (c) => (c < 0 ? null : c);
 
 function fillClassSelect(select, first, classes) {
-  const keep = select.value;
   select.replaceChildren(new Option(first, '-1'), ...classes.map((c, i) => new Option(c, String(i))));
-  select.value = [...select.options].some((o) => o.value === keep) ? keep : '-1';
 }
 
-function modelLoaded(json) {
-  state.info = JSON.parse(json);
-  fillClassSelect($('target'), 'predicted', state.info.classes);
-  fillClassSelect($('contrast'), 'none', state.info.classes);
-  state.target = Number($('target').value);
-  state.contrast = Number($('contrast').value);
-  applyMethod();
+function modelLoaded(info) {
+  state.info = info;
+  const [, h, w] = info.input;
+  heatSmall = Object.assign(document.createElement('canvas'), { width: w, height: h });
+  for (const id of ['heatmap', 'input-view']) Object.assign($(id), { width: w, height: h });
+  bars.setClasses(info.classes);
+  fillClassSelect($('target'), 'predicted', info.classes);
+  fillClassSelect($('contrast'), 'none', info.classes);
+  S.clampClasses(info.classes.length);
+  if (settings.method === 'custom' && (!settings.customRules || settings.customRules.length !== info.layers.length)) {
+    settings.method = 'epsilon-plus';
+    settings.customRules = null;
+  }
+  S.show();
+  syncWatermark();
+  schedule();
 }
 
 async function loadShippedModel(stem) {
@@ -85,11 +71,12 @@ async function loadShippedModel(stem) {
     showError(`model ${stem}: ${e.message}`);
     return false;
   }
-  const r = call(engine, (e) => e.load_model(bytes, false, ''));
+  const r = call(engine, (e) => e.load_model(bytes, { format: 'safetensors' }));
   if (r.error) {
     showError(`model ${stem}: ${r.error}`);
     return false;
   }
+  settings.model = stem;
   modelLoaded(r.value);
   return true;
 }
@@ -100,20 +87,19 @@ async function loadUserModel(file) {
   const bytes = new Uint8Array(await file.arrayBuffer());
   let r;
   if (file.name.endsWith('.txt')) {
-    for (const stage of [{ scale: 2, shift: -1, pad: 0, pad_value: -1 }, { scale: 2, shift: -1, pad: 2, pad_value: -1 }]) {
-      r = call(engine, (e) => e.load_model(bytes, true, JSON.stringify(stage)));
+    for (const pad of [0, 2]) {
+      r = call(engine, (e) => e.load_model(bytes, { format: 'toolbox', scale: 2, shift: -1, pad, pad_value: -1, name: file.name }));
       if (!r.error) break;
     }
   } else {
-    r = call(engine, (e) => e.load_model(bytes, false, ''));
-  }
-  if (r.error) {
-    showError(`${file.name}: ${r.error} (the current model is still loaded)`);
-    const sel = $('model');
-    sel.value = sel.dataset.current;
-    return;
+    r = call(engine, (e) => e.load_model(bytes, { format: 'safetensors' }));
   }
   const sel = $('model');
+  if (r.error) {
+    showError(`${file.name}: ${r.error} (the current model is still loaded)`);
+    sel.value = settings.model;
+    return;
+  }
   let opt = [...sel.options].find((o) => o.value === 'uploaded');
   if (!opt) {
     opt = new Option('', 'uploaded');
@@ -121,13 +107,14 @@ async function loadUserModel(file) {
   }
   opt.textContent = `your model: ${file.name}`;
   sel.value = 'uploaded';
-  sel.dataset.current = 'uploaded';
+  settings.model = 'uploaded';
+  showError('');
   modelLoaded(r.value);
 }
 
 function schedule(reason) {
   if (reason !== 'draw') state.final = true;
-  if (!state.pending && engine) {
+  if (!state.pending && engine && state.info) {
     state.pending = true;
     requestAnimationFrame(update);
   }
@@ -139,14 +126,17 @@ function clearViews(message) {
   p.dataset.class = '';
   p.dataset.probability = '';
   bars.update([], -1, -1, -1);
-  for (const id of ['heatmap', 'input-view']) $(id).getContext('2d').clearRect(0, 0, 28, 28);
+  for (const id of ['heatmap', 'input-view']) $(id).getContext('2d').clearRect(0, 0, $(id).width, $(id).height);
   drawOverlay($('overlay'), null);
   $('hint').textContent = message;
   $('hint').hidden = false;
   $('sum-line').textContent = '';
   $('all-classes').replaceChildren();
   $('layers').replaceChildren();
+  state.result = null;
 }
+
+const paint = (values, scale, alpha = false) => colorize(values, scale, alpha, settings.colormap);
 
 function update() {
   state.pending = false;
@@ -163,93 +153,95 @@ function update() {
     if (r.error) showError(r.error);
     hasInk = r.value === true;
   }
+  const pre = performance.now() - t0;
   const pred = $('prediction');
   if (!hasInk) {
     clearViews('draw a digit here');
-    finish(t0, pred);
+    finish(t0, pred, { pre, forward: 0, explain: 0, colour: 0 });
     return;
   }
   $('hint').hidden = true;
-  const normalize = $('normalize').checked;
-  if ($('show-all').checked) {
-    const all = call(engine, (e) => e.explain_all_classes(normalize));
-    if (!all.error) renderAllClasses($('all-classes'), all.value, (m, s) => engine.colorize(m, s, false));
+  const request = { ...S.methodRequest(), target: classOrNull(settings.target), contrast: classOrNull(settings.contrast), normalize: settings.normalize, layers: settings.showLayers };
+  const [, h, w] = state.info.input;
+  if (settings.showAll) {
+    const all = call(engine, (e) => e.explain_all_classes(request));
+    if (!all.error) renderAllClasses($('all-classes'), all.value, state.info.classes, [h, w], (m, s) => paint(m, s));
   } else if ($('all-classes').children.length) {
     $('all-classes').replaceChildren();
   }
-  const r = call(engine, (e) => e.explain(state.target, state.contrast, normalize));
+  const r = call(engine, (e) => e.explain(request));
   if (r.error) {
     showError(r.error);
-    finish(t0, pred);
+    finish(t0, pred, { pre, forward: 0, explain: 0, colour: 0 });
     return;
   }
-  const res = JSON.parse(engine.result_json());
-  const heat = engine.heatmap();
-  putRGBA($('heatmap'), engine.colorize(heat, 0, false));
-  putRGBA(heat28, engine.colorize(heat, 0, true));
-  putRGBA($('input-view'), engine.input_rgba());
-  drawOverlay($('overlay'), $('show-overlay').checked ? heat28 : null, digit ? null : engine.transform());
+  const res = r.value;
+  state.result = res;
+  const tc = performance.now();
+  putRGBA($('heatmap'), paint(res.heatmap, 0), w, h);
+  putRGBA(heatSmall, paint(res.heatmap, 0, true), w, h);
+  const colour = performance.now() - tc;
+  putRGBA($('input-view'), engine.input_rgba(), w, h);
+  drawOverlay($('overlay'), settings.overlay ? heatSmall : null, digit ? null : engine.transform());
+  const names = state.info.classes;
   const p = res.probabilities[res.prediction];
-  pred.textContent = state.info.classes[res.prediction] ?? String(res.prediction);
+  pred.textContent = names[res.prediction] ?? String(res.prediction);
   pred.dataset.class = String(res.prediction);
   pred.dataset.probability = p.toFixed(4);
   bars.update(res.probabilities, res.prediction, res.target, res.contrast ?? -1);
-  const why = res.contrast != null ? `why ${res.target} and not ${res.contrast}` : `class ${res.target}`;
-  $('heat-caption').textContent = `relevance for ${why} (${$('method').value})`;
+  const why = res.contrast != null ? `why ${names[res.target]} and not ${names[res.contrast]}` : `class ${names[res.target]}`;
+  $('heat-caption').textContent = `relevance for ${why} (${S.methodLabel()})`;
   $('sum-line').textContent = `explained ${res.explained.toFixed(3)} · heatmap sum ${res.sum.toFixed(3)}${Math.abs(res.padding) > 1e-6 ? ` · on padding ${res.padding.toFixed(3)}` : ''}`;
-  if ($('show-layers').checked && res.layers.length) {
-    renderLayers($('layers'), state.info, res, (i) => engine.layer_relevance(i), (m, s) => engine.colorize(m, s, false), JSON.parse(engine.layer_rules()), setLayerRule);
-  } else if (!$('show-layers').checked && $('layers').children.length) {
+  if (settings.showLayers && res.layers.length) {
+    renderLayers($('layers'), state.info, res, (m, s) => paint(m, s), setLayerRule);
+  } else if (!settings.showLayers && $('layers').children.length) {
     $('layers').replaceChildren();
   } else if (!res.layers.length) {
     $('layers').textContent = 'Layer relevance is shown for LRP methods.';
   }
-  finish(t0, pred);
+  finish(t0, pred, { pre, forward: res.timings.forward, explain: res.timings.explain, colour });
 }
 
-function finish(t0, pred) {
+function finish(t0, pred, t) {
   const total = performance.now() - t0;
-  const [pre, fwd, expl, col] = engine.timings();
   const timing = $('timing');
-  timing.dataset.explainMs = expl.toFixed(3);
+  timing.dataset.explainMs = t.explain.toFixed(3);
   timing.dataset.updateMs = total.toFixed(3);
-  timing.textContent = `preprocess ${pre.toFixed(2)} ms · forward ${fwd.toFixed(2)} ms · explain ${expl.toFixed(2)} ms · colour ${col.toFixed(2)} ms · whole update ${total.toFixed(2)} ms`;
+  timing.textContent = `preprocess ${t.pre.toFixed(2)} ms · forward ${t.forward.toFixed(2)} ms · explain ${t.explain.toFixed(2)} ms · colour ${t.colour.toFixed(2)} ms · whole update ${total.toFixed(2)} ms`;
   const final = state.final;
   state.final = false;
-  if (teach && pred.dataset.class) teach.afterUpdate(true, final);
+  if (final && pred.dataset.class) refreshPanels(false);
   pred.dataset.seq = String(Number(pred.dataset.seq || 0) + 1);
-  save();
+  S.save(pad.toJSON());
 }
 
-// Puts the page's method and explanation back after a teaching panel used the engine for others.
-function restoreMethod() {
-  const custom = $('method').value === 'custom' && state.customRules;
-  if (custom) call(engine, (e) => e.set_layer_rules(JSON.stringify(state.customRules)));
-  else call(engine, (e) => e.set_method($('method').value, JSON.stringify(params())));
-  call(engine, (e) => e.explain(state.target, state.contrast, $('normalize').checked));
+// The teaching panels that are open, after a stroke ends or a setting changes.
+function refreshPanels(toggled) {
+  if (!state.result) return;
+  if ($('show-compare').checked) panels.compare.render();
+  else if (toggled) panels.compare.clear();
+  if ($('show-equiv').checked) panels.equiv.render();
 }
 
 // A rule chosen in the layer view: the method becomes "custom" (a rule per layer).
 function setLayerRule(i, rule) {
-  const rules = JSON.parse(engine.layer_rules());
+  const rules = [...(state.result && state.result.rules ? state.result.rules : [])];
   rules[i] = rule;
-  const r = call(engine, (e) => e.set_layer_rules(JSON.stringify(rules)));
-  if (r.error) {
-    showError(`rule for layer ${i}: ${r.error}`);
-    schedule();
-    return;
-  }
-  state.customRules = rules;
-  if (![...$('method').options].some((o) => o.value === 'custom')) $('method').add(new Option('custom (a rule per layer)', 'custom'));
-  $('method').value = 'custom';
-  showError('');
-  showParams();
+  S.setCustomRules(rules);
   schedule();
+}
+
+function syncWatermark() {
+  const has = !!(state.info && state.info.watermark);
+  $('stamp-watermark').disabled = !has;
+  if (!has) settings.watermark = false;
+  $('stamp-watermark').checked = settings.watermark;
+  call(engine, (e) => e.set_watermark(settings.watermark));
 }
 
 function announce() {
   const p = $('prediction');
-  const text = p.dataset.class ? `predicted ${p.dataset.class}, ${Math.round(Number(p.dataset.probability) * 100)} percent` : '';
+  const text = p.dataset.class ? `predicted ${p.textContent}, ${Math.round(Number(p.dataset.probability) * 100)} percent` : '';
   if (text !== state.lastAnnounced) {
     $('announce').textContent = text;
     state.lastAnnounced = text;
@@ -289,118 +281,36 @@ async function example(wrong) {
   $('example-info').textContent = `MNIST test digit #${i}, labelled ${label}${wrong ? ' (this model gets it wrong)' : ''}. Draw on it to change it.`;
 }
 
-function settings() {
-  return { model: $('model').dataset.current, method: $('method').value, customRules: state.customRules, target: state.target, contrast: state.contrast, normalize: $('normalize').checked, colormap: $('colormap').value, showAll: $('show-all').checked, showLayers: $('show-layers').checked, overlay: $('show-overlay').checked, watermark: $('stamp-watermark').checked, sliders: Object.fromEntries(SLIDERS.map((id) => [id, $(id).value])), drawing: pad.toJSON() };
-}
-
-function save() {
-  if (state.restoring) return;
-  try {
-    localStorage.setItem(STORAGE_KEY, JSON.stringify(settings()));
-  } catch { /* storage full or disabled: nothing to do */ }
-}
-
-function restoredState() {
-  try {
-    return JSON.parse(localStorage.getItem(STORAGE_KEY) || 'null');
-  } catch {
-    return null;
-  }
-}
-
-async function main() {
-  pad = new Pad($('pad'), (why) => {
-    if (why !== 'draw') $('example-info').textContent = pad.onlyDigit() ? $('example-info').textContent : '';
-    schedule(why);
-    if (why === 'end' || why === 'example' || why === 'clear' || why === 'undo') requestAnimationFrame(() => requestAnimationFrame(announce));
-  });
-  bars = new Bars($('bars'), (c, contrast) => {
-    if (contrast) state.contrast = state.contrast === c ? -1 : c;
-    else state.target = state.target === c ? -1 : c;
-    $('target').value = String(state.target);
-    $('contrast').value = String(state.contrast);
+function wire() {
+  S.bind((key) => {
+    showError('');
+    if (key === 'colormap') renderColorbar($('colorbar'), (t) => colorOf(t, settings.colormap));
     schedule();
   });
-  try {
-    engine = await createEngine();
-  } catch (e) {
-    showError(`could not start the engine: ${e.message}`);
-    return;
-  }
-  const table = methodTable();
-  PARAMS_OF = { ...Object.fromEntries(table.methods.map((m) => [m.name, m.params])), custom: [] };
-  // each slider's range from the table (log-scale sliders hold the exponent)
-  for (const p of table.params) {
-    const el = $(p.name);
-    if (!el || el.type !== 'range') continue;
-    el.min = String(p.log ? Math.log10(p.min) : p.min);
-    el.max = String(p.log ? Math.log10(p.max) : p.max);
-  }
-  for (const name of methodNames()) $('method').add(new Option(name, name));
-  let models = ['cnn', 'mlp', 'clever-hans'];
-  try {
-    models = JSON.parse(new TextDecoder().decode(await fetchBytes('models/index.json'))).map((m) => m.stem);
-  } catch { /* the built-in list */ }
-  for (const m of models) $('model').add(new Option(m, m));
-
-  const fromLink = Teach.fromHash();
-  const saved = fromLink || restoredState();
-  state.restoring = true;
-  if (saved) {
-    if (saved.sliders) for (const id of SLIDERS) if (saved.sliders[id] != null) $(id).value = saved.sliders[id];
-    if (Array.isArray(saved.customRules) && saved.method === 'custom') {
-      state.customRules = saved.customRules;
-      $('method').add(new Option('custom (a rule per layer)', 'custom'));
-    }
-    if (methodNames().includes(saved.method) || saved.method === 'custom') $('method').value = saved.method;
-    for (const [id, key] of [['normalize', 'normalize'], ['show-all', 'showAll'], ['show-layers', 'showLayers'], ['show-overlay', 'overlay']]) $(id).checked = !!saved[key];
-    if (saved.colormap) $('colormap').value = saved.colormap;
-  } else {
-    $('method').value = 'epsilon-plus';
-  }
-  call(engine, (e) => e.set_colormap($('colormap').value));
-  const first = saved && models.includes(saved.model) ? saved.model : (models.includes('cnn') ? 'cnn' : models[0]);
-  $('model').value = first;
-  $('model').dataset.current = first;
-  const ok = await loadShippedModel(first);
-  teach = new Teach(engine, { pad, state, schedule, showError, settings, restoreMethod });
-  if (saved && saved.watermark && state.info && state.info.watermark) {
-    $('stamp-watermark').checked = true;
-    call(engine, (e) => e.set_watermark(true));
-  }
-  if (saved) {
-    pad.fromJSON(saved.drawing);
-    if (ok && saved.target != null) { $('target').value = String(saved.target); state.target = Number($('target').value); }
-    if (ok && saved.contrast != null) { $('contrast').value = String(saved.contrast); state.contrast = Number($('contrast').value); }
-  }
-  state.restoring = false;
-  renderColorbar($('colorbar'), (t) => engine.color_of(t));
-
   $('model').addEventListener('change', async (e) => {
     const stem = e.target.value;
     if (stem === 'uploaded') return;
-    if (await loadShippedModel(stem)) e.target.dataset.current = stem;
-    else e.target.value = e.target.dataset.current;
+    if (!(await loadShippedModel(stem))) e.target.value = settings.model;
   });
-  $('method').addEventListener('change', () => applyMethod());
-  for (const id of SLIDERS) $(id).addEventListener('input', () => applyMethod());
-  $('target').addEventListener('change', (e) => { state.target = Number(e.target.value); schedule(); });
-  $('contrast').addEventListener('change', (e) => { state.contrast = Number(e.target.value); schedule(); });
-  for (const id of ['normalize', 'show-all', 'show-layers', 'show-overlay']) $(id).addEventListener('change', () => schedule());
   for (const p of ['lrp-0', 'lrp-eps', 'lrp-gamma', 'lrp-alpha2-beta1', 'lrp-zplus', 'deep-taylor', 'epsilon-plus', 'epsilon-gamma-box', 'epsilon-alpha2-beta1', 'epsilon-plus-flat']) {
     const b = document.createElement('button');
     b.type = 'button';
     b.className = 'small-btn preset';
     b.textContent = p;
-    b.addEventListener('click', () => { $('method').value = p; $('show-layers').checked = true; applyMethod(); });
+    b.addEventListener('click', () => { settings.method = p; settings.showLayers = true; S.show(); schedule(); });
     $('preset-buttons').appendChild(b);
   }
-  $('colormap').addEventListener('change', (e) => {
-    const r = call(engine, (en) => en.set_colormap(e.target.value));
-    if (r.error) showError(r.error);
-    renderColorbar($('colorbar'), (t) => engine.color_of(t));
-    schedule();
+  $('stamp-watermark').addEventListener('change', (e) => {
+    const r = call(engine, (en) => en.set_watermark(e.target.checked));
+    if (r.error) {
+      e.target.checked = false;
+      showError(r.error);
+    }
+    settings.watermark = e.target.checked;
+    schedule('watermark');
   });
+  for (const id of ['show-compare', 'show-equiv', 'shared-scale']) $(id).addEventListener('change', () => refreshPanels(true));
+  $('tour-start').addEventListener('click', () => tour(0));
   $('clear').addEventListener('click', () => pad.clear());
   $('undo').addEventListener('click', () => pad.undo());
   $('example').addEventListener('click', () => example(false));
@@ -420,11 +330,53 @@ async function main() {
     if (e.key === 'Escape' || e.key === 'Delete') { pad.clear(); e.preventDefault(); }
     else if ((e.key === 'z' && (e.ctrlKey || e.metaKey)) || e.key === 'u') { pad.undo(); e.preventDefault(); }
   });
-  showParams();
+}
+
+async function main() {
+  pad = new Pad($('pad'), (why) => {
+    if (why !== 'draw') $('example-info').textContent = pad.onlyDigit() ? $('example-info').textContent : '';
+    schedule(why);
+    if (why === 'end' || why === 'example' || why === 'clear' || why === 'undo') requestAnimationFrame(() => requestAnimationFrame(announce));
+  });
+  bars = new Bars($('bars'), (c, contrast) => {
+    if (contrast) settings.contrast = settings.contrast === c ? -1 : c;
+    else settings.target = settings.target === c ? -1 : c;
+    S.show();
+    schedule();
+  });
+  try {
+    engine = await createEngine();
+    methodTable();
+  } catch (e) {
+    showError(`could not start the engine: ${e.message}`);
+    return;
+  }
+  const ui = { engine, settings, pad, showError, info: () => state.info, result: () => state.result };
+  panels = { compare: new ComparePanel(ui), equiv: new EquivalencePanel(ui), exports: new Exports(ui) };
+  S.buildControls();
+  let models = ['cnn', 'mlp', 'clever-hans'];
+  try {
+    models = JSON.parse(new TextDecoder().decode(await fetchBytes('models/index.json'))).map((m) => m.stem);
+  } catch { /* the built-in list */ }
+  for (const m of models) $('model').add(new Option(m, m));
+
+  const fromLink = S.fromHash();
+  S.setRestoring(true);
+  const drawing = S.apply(fromLink || S.restored(), models);
+  const first = models.includes(settings.model) ? settings.model : (models.includes('cnn') ? 'cnn' : models[0]);
+  $('model').value = first;
+  const { target, contrast } = settings;
+  await loadShippedModel(first);
+  // the saved classes, now that the model's class list is in the menus
+  if (target < state.info?.classes.length) settings.target = target;
+  if (contrast < state.info?.classes.length) settings.contrast = contrast;
+  S.show();
+  if (drawing) pad.fromJSON(drawing);
+  S.setRestoring(false);
+  renderColorbar($('colorbar'), (t) => colorOf(t, settings.colormap));
+  wire();
   schedule();
-  let toured = false;
-  try { toured = localStorage.getItem('lrp-live-toured') === '1'; } catch { /* no storage */ }
-  if (!toured && !fromLink) requestAnimationFrame(() => teach.tour(0));
+  if (!toured() && !fromLink) requestAnimationFrame(() => tour(0));
   if ('serviceWorker' in navigator) navigator.serviceWorker.register('sw.js').catch(() => { /* offline use is optional */ });
   document.documentElement.dataset.ready = 'true';
 }

@@ -6,30 +6,40 @@ export function putRGBA(canvas, rgba, w = 28, h = 28) {
   ctx.putImageData(new ImageData(new Uint8ClampedArray(rgba.buffer ?? rgba, rgba.byteOffset ?? 0, w * h * 4), w, h), 0, 0);
 }
 
+// One bar per class of the model (rebuilt when the model's class names change).
 export class Bars {
   constructor(container, onPick) {
+    this.container = container;
+    this.onPick = onPick;
     this.items = [];
-    for (let c = 0; c < 10; c++) {
+    this.names = [];
+  }
+
+  setClasses(names) {
+    if (names.length === this.names.length && names.every((n, i) => n === this.names[i])) return;
+    this.names = [...names];
+    this.items = names.map((name, c) => {
       const b = document.createElement('button');
       b.type = 'button';
       b.className = 'bar';
       b.dataset.class = String(c);
       b.innerHTML = '<div class="fill"></div><div class="lab"></div>';
-      b.querySelector('.lab').textContent = String(c);
-      b.addEventListener('click', (e) => onPick(c, e.shiftKey || e.altKey));
-      container.appendChild(b);
-      this.items.push(b);
-    }
+      b.querySelector('.lab').textContent = name;
+      b.addEventListener('click', (e) => this.onPick(c, e.shiftKey || e.altKey));
+      return b;
+    });
+    this.container.replaceChildren(...this.items);
   }
 
   update(probs, pred, target, contrast) {
     this.items.forEach((b, c) => {
       const p = probs[c] ?? 0;
+      const name = this.names[c];
       b.querySelector('.fill').style.height = `${Math.max(1, p * 80)}px`;
       b.classList.toggle('pred', c === pred);
       b.classList.toggle('target', c === target);
       b.classList.toggle('contrast', c === contrast);
-      b.setAttribute('aria-label', `class ${c}: ${(p * 100).toFixed(1)} percent${c === target ? ', explained' : ''}${c === contrast ? ', contrast' : ''}`);
+      b.setAttribute('aria-label', `class ${name}: ${(p * 100).toFixed(1)} percent${c === target ? ', explained' : ''}${c === contrast ? ', contrast' : ''}`);
       b.setAttribute('aria-pressed', c === target ? 'true' : 'false');
     });
   }
@@ -65,26 +75,27 @@ export function drawOverlay(overlay, heat28, transform) {
   ctx.globalAlpha = 1;
 }
 
-export function renderAllClasses(container, maps, colorize) {
-  if (container.children.length !== 10) {
-    container.innerHTML = '';
-    for (let c = 0; c < 10; c++) {
+// One heatmap per class on one colour scale: `maps` holds the classes' maps one after another.
+export function renderAllClasses(container, maps, names, [h, w], colorize) {
+  const n = h * w;
+  if (container.children.length !== names.length) {
+    container.replaceChildren(...names.map((name) => {
       const fig = document.createElement('figure');
-      fig.innerHTML = '<canvas width="28" height="28"></canvas><figcaption></figcaption>';
-      fig.querySelector('canvas').setAttribute('aria-label', `heatmap for class ${c}`);
-      container.appendChild(fig);
-    }
+      fig.innerHTML = `<canvas width="${w}" height="${h}"></canvas><figcaption></figcaption>`;
+      fig.querySelector('canvas').setAttribute('aria-label', `heatmap for class ${name}`);
+      return fig;
+    }));
   }
   let scale = 0;
   for (const v of maps) scale = Math.max(scale, Math.abs(v));
-  for (let c = 0; c < 10; c++) {
+  names.forEach((name, c) => {
     const fig = container.children[c];
-    const m = maps.subarray(c * 784, (c + 1) * 784);
-    putRGBA(fig.querySelector('canvas'), colorize(m, scale));
+    const m = maps.subarray(c * n, (c + 1) * n);
+    putRGBA(fig.querySelector('canvas'), colorize(m, scale), w, h);
     let sum = 0;
     for (const v of m) sum += v;
-    fig.querySelector('figcaption').textContent = `${c}: Σ ${sum.toFixed(2)}`;
-  }
+    fig.querySelector('figcaption').textContent = `${name}: Σ ${sum.toFixed(2)}`;
+  });
   container.dataset.scale = String(scale);
 }
 
@@ -92,8 +103,11 @@ export function renderAllClasses(container, maps, colorize) {
 // against the explained logit, and the relevance map (summed over channels) at the layer's input.
 const RULE_CHOICES = ['0', 'eps', 'gamma', 'alpha2-beta1', 'alpha1-beta0', 'zplus', 'zb', 'w2', 'flat'];
 
-// `rules`: the rule of each layer (null where none) when the method is LRP; `onRule(i, rule)` changes one.
-export function renderLayers(container, info, result, layerMap, colorize, rules, onRule) {
+// `result.rules`: the rule of each layer (null where none) when the method is LRP; `result.layer_maps`:
+// the relevance of every value of the graph (a layer's map is that of the value it reads);
+// `onRule(i, rule)` changes one rule.
+export function renderLayers(container, info, result, colorize, onRule) {
+  const rules = result.rules;
   const rows = [];
   const explained = result.explained;
   const n = info.layers.length;
@@ -125,7 +139,7 @@ export function renderLayers(container, info, result, layerMap, colorize, rules,
     }
     const s = l.input;
     if (s.h > 1 && s.w > 1) {
-      const m = layerMap(i);
+      const m = result.layer_maps[l.inputs[0]];
       const flat = new Float32Array(s.h * s.w);
       for (let c = 0; c < s.c; c++) for (let k = 0; k < s.h * s.w; k++) flat[k] += m[c * s.h * s.w + k];
       const cv = document.createElement('canvas');

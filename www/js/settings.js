@@ -1,0 +1,183 @@
+// The page's settings: one object, the single source of truth (method, its base and parameters, a rule
+// per layer, target, contrast, colour map, model, views). The controls are its view: `show` writes it
+// into them, each control's listener writes into it. Persistence (localStorage) and share links
+// (#s=<base64url(JSON)>) live here too, with the drawing beside the settings.
+import { methodTable } from './engine.js';
+
+const $ = (id) => document.getElementById(id);
+const STORAGE_KEY = 'lrp-live-state-v1';
+export const SLIDERS = ['epsilon', 'gamma', 'alpha', 'steps', 'samples', 'sigma'];
+// checkboxes: element id -> settings key
+const CHECKS = { normalize: 'normalize', 'show-all': 'showAll', 'show-layers': 'showLayers', 'show-overlay': 'overlay' };
+
+export const settings = {
+  model: null,
+  method: 'epsilon-plus',
+  base: 'gradient',
+  customRules: null,
+  sliders: {},
+  target: -1,
+  contrast: -1,
+  normalize: false,
+  colormap: 'bwr',
+  showAll: false,
+  showLayers: false,
+  overlay: true,
+  watermark: false,
+};
+
+const row = (name) => methodTable().methods.find((m) => m.name === name);
+
+// The method's parameters from the sliders (log-scale sliders hold the exponent).
+export function params(s = settings) {
+  const v = (id) => Number(s.sliders[id] ?? $(id).value);
+  const alpha = v('alpha');
+  return { epsilon: 10 ** v('epsilon'), gamma: 10 ** v('gamma'), alpha, beta: alpha - 1, steps: v('steps'), samples: v('samples'), sigma: v('sigma'), seed: 0 };
+}
+
+// The method as the engine reads it: `{ method, params, rules }`; a wrapper names its base (NAME:BASE).
+export function methodRequest(s = settings) {
+  const p = params(s);
+  if (s.method === 'custom') return { method: 'custom', params: p, rules: s.customRules };
+  const r = row(s.method);
+  return { method: r && r.wrapper && s.base && s.base !== 'gradient' ? `${s.method}:${s.base}` : s.method, params: p };
+}
+
+// The name shown for the method (the wrapper with its base).
+export function methodLabel(s = settings) {
+  return s.method === 'custom' ? 'a rule per layer' : methodRequest(s).method;
+}
+
+// Parameters the current method reads (its own, and its base's for a wrapper).
+export function usedParams(s = settings) {
+  const r = row(s.method);
+  if (!r) return [];
+  if (!r.wrapper) return r.params;
+  const base = row(s.base);
+  return ['base', ...r.params, ...(base ? base.params : [])];
+}
+
+// Fills the method and base menus and the sliders' ranges from the engine's table.
+export function buildControls() {
+  const table = methodTable();
+  for (const m of table.methods) $('method').add(new Option(m.name, m.name));
+  $('base').add(new Option('gradient', 'gradient'));
+  for (const m of table.methods) if (!m.wrapper && m.name !== 'gradient') $('base').add(new Option(m.name, m.name));
+  for (const p of table.params) {
+    const el = $(p.name);
+    if (!el || el.type !== 'range') continue;
+    el.min = String(p.log ? Math.log10(p.min) : p.min);
+    el.max = String(p.log ? Math.log10(p.max) : p.max);
+  }
+  for (const id of SLIDERS) settings.sliders[id] = $(id).value;
+}
+
+function ensureCustomOption() {
+  if (![...$('method').options].some((o) => o.value === 'custom')) $('method').add(new Option('custom (a rule per layer)', 'custom'));
+}
+
+// Writes the settings into the controls (after a restore, a share link, a preset, a rule change).
+export function show(s = settings) {
+  if (s.method === 'custom') ensureCustomOption();
+  $('method').value = s.method;
+  $('base').value = s.base;
+  for (const id of SLIDERS) if (s.sliders[id] != null) $(id).value = s.sliders[id];
+  for (const [id, key] of Object.entries(CHECKS)) $(id).checked = !!s[key];
+  $('colormap').value = s.colormap;
+  $('target').value = String(s.target);
+  $('contrast').value = String(s.contrast);
+  showParams(s);
+}
+
+// The slider read-outs, and only the sliders the method reads.
+export function showParams(s = settings) {
+  const p = params(s);
+  const fmt = { epsilon: p.epsilon.toPrecision(2), gamma: p.gamma.toPrecision(2), alpha: `${p.alpha} (β = ${p.beta})`, steps: p.steps, samples: p.samples, sigma: p.sigma.toFixed(2) };
+  for (const id of SLIDERS) $(`${id}-val`).textContent = String(fmt[id]);
+  const used = usedParams(s);
+  document.querySelectorAll('.param').forEach((el) => { el.hidden = !used.includes(el.dataset.param); });
+}
+
+// Each control writes its value into the settings, then calls `changed(key)`.
+export function bind(changed) {
+  $('method').addEventListener('change', (e) => { settings.method = e.target.value; showParams(); changed('method'); });
+  $('base').addEventListener('change', (e) => { settings.base = e.target.value; showParams(); changed('method'); });
+  for (const id of SLIDERS) $(id).addEventListener('input', (e) => { settings.sliders[id] = e.target.value; showParams(); changed('params'); });
+  for (const [id, key] of Object.entries(CHECKS)) $(id).addEventListener('change', (e) => { settings[key] = e.target.checked; changed(key); });
+  $('target').addEventListener('change', (e) => { settings.target = Number(e.target.value); changed('target'); });
+  $('contrast').addEventListener('change', (e) => { settings.contrast = Number(e.target.value); changed('contrast'); });
+  $('colormap').addEventListener('change', (e) => { settings.colormap = e.target.value; changed('colormap'); });
+}
+
+// A rule per layer chosen in the layer view: the method becomes `custom`.
+export function setCustomRules(rules) {
+  settings.customRules = rules;
+  settings.method = 'custom';
+  show();
+}
+
+// Takes a saved or shared state (unknown or invalid fields are ignored). Returns its drawing.
+export function apply(saved, models) {
+  if (!saved || typeof saved !== 'object') return null;
+  const names = methodTable().methods.map((m) => m.name);
+  if (saved.sliders && typeof saved.sliders === 'object') for (const id of SLIDERS) if (saved.sliders[id] != null) settings.sliders[id] = String(saved.sliders[id]);
+  if (Array.isArray(saved.customRules) && saved.method === 'custom') {
+    settings.customRules = saved.customRules;
+    settings.method = 'custom';
+  } else if (names.includes(saved.method)) settings.method = saved.method;
+  if (names.includes(saved.base)) settings.base = saved.base;
+  for (const key of Object.values(CHECKS)) if (key in saved) settings[key] = !!saved[key];
+  if (saved.colormap === 'bwr' || saved.colormap === 'puor') settings.colormap = saved.colormap;
+  if (models.includes(saved.model)) settings.model = saved.model;
+  for (const key of ['target', 'contrast']) if (Number.isInteger(saved[key])) settings[key] = saved[key];
+  settings.watermark = !!saved.watermark;
+  return saved.drawing ?? null;
+}
+
+// Targets out of the model's range fall back to "predicted" / "none".
+export function clampClasses(classes) {
+  for (const key of ['target', 'contrast']) if (settings[key] >= classes) settings[key] = -1;
+}
+
+export function snapshot(drawing) {
+  return { ...settings, sliders: { ...settings.sliders }, drawing };
+}
+
+let restoring = false;
+export function setRestoring(on) { restoring = on; }
+
+export function save(drawing) {
+  if (restoring) return;
+  try {
+    localStorage.setItem(STORAGE_KEY, JSON.stringify(snapshot(drawing)));
+  } catch { /* storage full or disabled: nothing to do */ }
+}
+
+export function restored() {
+  try {
+    return JSON.parse(localStorage.getItem(STORAGE_KEY) || 'null');
+  } catch {
+    return null;
+  }
+}
+
+// The settings and drawing as a URL: #s=<base64url(JSON)>.
+export function shareUrl(drawing) {
+  const json = JSON.stringify(snapshot(drawing));
+  const b64 = btoa(String.fromCharCode(...new TextEncoder().encode(json))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  const u = new URL(location.href);
+  u.hash = `s=${b64}`;
+  return u.toString();
+}
+
+export function fromHash() {
+  const m = location.hash.match(/^#s=([A-Za-z0-9_-]+)$/);
+  if (!m) return null;
+  try {
+    const b64 = m[1].replace(/-/g, '+').replace(/_/g, '/');
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    return null;
+  }
+}
