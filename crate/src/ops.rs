@@ -476,9 +476,25 @@ fn tile<const W: usize>(
         }
         return;
     }
-    // the one to three ragged rows at the bottom, one at a time
-    for (r, &iv) in init.iter().enumerate().take(nr) {
-        let mut c = [iv; W];
+    // the one to three ragged rows at the bottom: two at a time (sharing the loads of `b`), then one
+    let mut r = 0;
+    while r + 2 <= nr {
+        let (mut c0, mut c1) = ([init[r]; W], [init[r + 1]; W]);
+        for t in 0..t_len {
+            let bt = bt(t);
+            let o = t * ats;
+            let (a0, a1) = (a[(r0 + r) * ars + o], a[(r0 + r + 1) * ars + o]);
+            for q in 0..W {
+                c0[q] += a0 * bt[q];
+                c1[q] += a1 * bt[q];
+            }
+        }
+        out[(r0 + r) * p + j..(r0 + r) * p + j + W].copy_from_slice(&c0);
+        out[(r0 + r + 1) * p + j..(r0 + r + 1) * p + j + W].copy_from_slice(&c1);
+        r += 2;
+    }
+    if r < nr {
+        let mut c = [init[r]; W];
         for t in 0..t_len {
             let (bt, av) = (bt(t), a[(r0 + r) * ars + t * ats]);
             for q in 0..W {
@@ -599,14 +615,106 @@ fn product(a: &[f32], ars: usize, ats: usize, rows: usize, b: &[f32], t_len: usi
     }
 }
 
+/// Below this many columns (positions of a small output map, as a LeNet's last convolutions have) the
+/// products run across rows instead: [`product_narrow`]; the forward product then reads `w`
+/// transposed, made once per weight set ([`transpose`]).
+pub const NARROW: usize = 8;
+
+/// `w` (`m x k`, row-major) as `k x m`: the layout [`matmul_narrow`] reads.
+pub fn transpose(w: &[f32], m: usize, k: usize) -> Vec<f32> {
+    let mut wt = vec![0.0; m * k];
+    for (r, row) in w[..m * k].chunks_exact(k.max(1)).enumerate() {
+        for (t, &v) in row.iter().enumerate() {
+            wt[t * m + r] = v;
+        }
+    }
+    wt
+}
+
+/// `out[r, j] = init(r) + sum_t a[t * ats + r] * b[t * p + j]` for a narrow `p` (< [`NARROW`]): the
+/// rows' values of `a` are contiguous for each `t`, so the tiles run across `R` rows (`TC`, then 8, 4
+/// and 1 for the rest) and up to four columns. Every output is `init` plus the products in order of
+/// `t`, as in [`product`]: the same results.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn product_narrow(a: &[f32], ats: usize, rows: usize, b: &[f32], t_len: usize, p: usize, init: impl Fn(usize) -> f32, out: &mut [f32]) {
+    let mut r0 = 0;
+    while r0 < rows {
+        r0 += match rows - r0 {
+            n if n >= TC => narrow_rows::<TC>(a, ats, r0, b, t_len, p, &init, out),
+            n if n >= 8 => narrow_rows::<8>(a, ats, r0, b, t_len, p, &init, out),
+            n if n >= 4 => narrow_rows::<4>(a, ats, r0, b, t_len, p, &init, out),
+            _ => narrow_rows::<1>(a, ats, r0, b, t_len, p, &init, out),
+        };
+    }
+}
+
+/// Rows `r0..r0 + R` of [`product_narrow`], every column; returns `R`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn narrow_rows<const R: usize>(a: &[f32], ats: usize, r0: usize, b: &[f32], t_len: usize, p: usize, init: &impl Fn(usize) -> f32, out: &mut [f32]) -> usize {
+    let iv: [f32; R] = std::array::from_fn(|i| init(r0 + i));
+    let mut j = 0;
+    while j < p {
+        j += match p - j {
+            4.. => narrow_tile::<R, 4>(a, ats, r0, b, t_len, p, j, iv, out),
+            3 => narrow_tile::<R, 3>(a, ats, r0, b, t_len, p, j, iv, out),
+            2 => narrow_tile::<R, 2>(a, ats, r0, b, t_len, p, j, iv, out),
+            _ => narrow_tile::<R, 1>(a, ats, r0, b, t_len, p, j, iv, out),
+        };
+    }
+    R
+}
+
+/// An `R x C` tile of [`product_narrow`] at rows `r0..`, columns `j..`; returns `C`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn narrow_tile<const R: usize, const C: usize>(
+    a: &[f32],
+    ats: usize,
+    r0: usize,
+    b: &[f32],
+    t_len: usize,
+    p: usize,
+    j: usize,
+    iv: [f32; R],
+    out: &mut [f32],
+) -> usize {
+    let mut c = [iv; C];
+    for t in 0..t_len {
+        let at: &[f32; R] = a[t * ats + r0..t * ats + r0 + R].try_into().expect("tile inside the row");
+        let bt: &[f32; C] = b[t * p + j..t * p + j + C].try_into().expect("tile inside the row");
+        for (cq, &bq) in c.iter_mut().zip(bt) {
+            for i in 0..R {
+                cq[i] += at[i] * bq;
+            }
+        }
+    }
+    for (q, cq) in c.iter().enumerate() {
+        for (i, &v) in cq.iter().enumerate() {
+            out[(r0 + i) * p + j + q] = v;
+        }
+    }
+    C
+}
+
 #[inline(always)]
 fn matmul_impl(w: &[f32], m: usize, k: usize, col: &[f32], p: usize, bias: Option<&[f32]>, out: &mut [f32]) {
-    product(w, k, 1, m, col, k, p, |i| bias.map_or(0.0, |b| b[i]), out);
+    let init = |i: usize| bias.map_or(0.0, |b| b[i]);
+    product(w, k, 1, m, col, k, p, init, out);
+}
+
+#[inline(always)]
+fn matmul_narrow_impl(wt: &[f32], m: usize, k: usize, col: &[f32], p: usize, bias: Option<&[f32]>, out: &mut [f32]) {
+    product_narrow(wt, m, m, col, k, p, |i| bias.map_or(0.0, |b| b[i]), out);
 }
 
 #[inline(always)]
 fn matmul_t_impl(w: &[f32], m: usize, k: usize, g: &[f32], p: usize, gcol: &mut [f32]) {
-    // gcol = w^T g: rows of gcol are the columns of w
+    // gcol = w^T g: rows of gcol are the columns of w, contiguous for each row of w
+    if p < NARROW && k >= 4 {
+        return product_narrow(w, k, k, g, m, p, |_| 0.0, gcol);
+    }
     product(w, 1, k, k, g, m, p, |_| 0.0, gcol);
 }
 
@@ -721,6 +829,10 @@ macro_rules! dispatch {
 dispatch!(
     /// `out[m, p] = sum_k w[m, k] * col[k, p]` (+ `bias[m]`): a convolution after im2col.
     matmul, matmul_avx2, matmul_impl, (w: &[f32], m: usize, k: usize, col: &[f32], p: usize, bias: Option<&[f32]>, out: &mut [f32]));
+dispatch!(
+    /// [`matmul`] for a narrow map (`p` < [`NARROW`]) from `wt`, the weights transposed (`k x m`): the
+    /// same results, in tiles across output channels.
+    matmul_narrow, matmul_narrow_avx2, matmul_narrow_impl, (wt: &[f32], m: usize, k: usize, col: &[f32], p: usize, bias: Option<&[f32]>, out: &mut [f32]));
 dispatch!(
     /// `gcol[k, p] = sum_m w[m, k] * g[m, p]`: the transpose of [`matmul`] (without bias).
     matmul_t, matmul_t_avx2, matmul_t_impl, (w: &[f32], m: usize, k: usize, g: &[f32], p: usize, gcol: &mut [f32]));

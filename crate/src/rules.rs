@@ -196,6 +196,8 @@ pub(crate) struct Branch {
 #[derive(Clone, Debug)]
 pub(crate) struct PreparedRule {
     pub weights: Vec<Vec<f32>>,
+    /// For a narrow convolution, each of `weights` transposed (see `LinOp::transposed`); else empty.
+    pub transposed: Vec<Vec<f32>>,
     pub biases: Vec<Vec<f32>>,
     pub branches: Vec<Branch>,
     /// LRP-gamma on non-negative inputs: the branches split by the sign of `z`, used instead of
@@ -204,6 +206,12 @@ pub(crate) struct PreparedRule {
 }
 
 impl PreparedRule {
+    /// Adds the transposed weights a narrow convolution's forward pass reads (nothing for other ops).
+    pub fn for_op(mut self, op: &crate::model::LinOp) -> PreparedRule {
+        self.transposed = self.weights.iter().filter_map(|w| op.transposed(w)).collect();
+        self
+    }
+
     /// The branches for upper relevance `r` at outputs `z` (the layer's own output).
     #[inline]
     pub fn branches_for(&self, r: &[f32], z: &[f32]) -> &[Branch] {
@@ -218,7 +226,7 @@ impl PreparedRule {
     /// Binds `rule` to a layer with flat weights `w` and bias `b` (pooling: `w` = its one factor, no bias).
     /// `non_negative`: the layer's input is non-negative by construction, so negative-input terms vanish.
     pub fn new(rule: Rule, w: &[f32], b: Option<&[f32]>, non_negative: bool) -> PreparedRule {
-        let mut p = PreparedRule { weights: Vec::new(), biases: Vec::new(), branches: Vec::new(), signed: None };
+        let mut p = PreparedRule { weights: Vec::new(), transposed: Vec::new(), biases: Vec::new(), branches: Vec::new(), signed: None };
         let map = |v: &[f32], f: &dyn Fn(f32) -> f32| v.iter().map(|&x| f(x)).collect::<Vec<f32>>();
         let id = |x: f32| x;
         let pos = |x: f32| pmax(x, 0.0);

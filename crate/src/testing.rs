@@ -175,12 +175,12 @@ pub fn rule_step(
         (None, Some(f)) => (vec![f], None),
         _ => panic!("{} is not a linear layer", layer.kind()),
     };
-    let prep = PreparedRule::new(rule, &w, b.as_deref(), non_negative);
+    let prep = PreparedRule::new(rule, &w, b.as_deref(), non_negative).for_op(&op);
     let n = x.len().max(r_out.len());
     let mut sc = Scratch { z: vec![0.0; n], tmp: vec![0.0; n], s: vec![0.0; n], xmod: vec![0.0; n], c: vec![0.0; n], col: vec![0.0; op.col_len()] };
     let mut z = vec![0.0; r_out.len()];
     let mut col = vec![0.0; op.col_len()];
-    op.forward(&w, b.as_deref(), x, None, &mut col, &mut z);
+    op.forward(&w, op.transposed(&w).as_deref(), b.as_deref(), x, None, &mut col, &mut z);
     let mut r_in = vec![0.0; x.len()];
     crate::attribution::lrp_linear(&op, &prep, x, None, &z, bounds, r_out, &mut r_in, &mut sc);
     r_in
@@ -300,8 +300,26 @@ pub fn kernel_mismatch() -> Option<String> {
         }
     }
     // the order of the products: out[r, j] = init(r), then + a(r, t) * b[t, j] for t = 0, 1, ...
-    // (tiles of four rows and of one to three; full-width tiles and every narrower width from 15 to 1)
-    let shapes = [(1, 1, 1), (4, 25, 576), (16, 25, 576), (32, 400, 64), (5, 9, 37), (6, 3, 17), (3, 0, 5), (4, 0, 40), (100, 40, 4), (25, 30, 100)];
+    // (tiles of four rows and of one to three; full-width tiles and every narrower width from 15 to 1;
+    // maps narrower than 8 positions in tiles across 16, 8, 4 and 1 rows)
+    let shapes = [
+        (1, 1, 1),
+        (4, 25, 576),
+        (16, 25, 576),
+        (32, 400, 64),
+        (5, 9, 37),
+        (6, 3, 17),
+        (3, 0, 5),
+        (4, 0, 40),
+        (100, 40, 4),
+        (25, 30, 100),
+        (100, 625, 4),
+        (10, 400, 1),
+        (37, 29, 3),
+        (4, 7, 7),
+        (3, 5, 2),
+        (29, 3, 6),
+    ];
     let narrow = (1..=15).map(|p| (2 + p % 5, 3 + p % 4, p));
     for (m, k, p) in shapes.into_iter().chain(narrow) {
         let (w, col, bias, g) = (uniform(&mut r, m * k, 1.0), uniform(&mut r, k * p, 1.0), uniform(&mut r, m, 1.0), uniform(&mut r, m * p, 1.0));
@@ -329,7 +347,13 @@ pub fn kernel_mismatch() -> Option<String> {
                 want_t[t * p + j] = s;
             }
         }
-        let e = same(&format!("matmul {m}x{k}x{p}"), &got, &want).or_else(|| same(&format!("matmul_t {m}x{k}x{p}"), &got_t, &want_t));
+        let mut got_n = want.clone();
+        if p < ops::NARROW {
+            ops::matmul_narrow(&ops::transpose(&w, m, k), m, k, &col, p, Some(&bias), &mut got_n);
+        }
+        let e = same(&format!("matmul {m}x{k}x{p}"), &got, &want)
+            .or_else(|| same(&format!("matmul_t {m}x{k}x{p}"), &got_t, &want_t))
+            .or_else(|| same(&format!("matmul_narrow {m}x{k}x{p}"), &got_n, &want));
         if e.is_some() {
             return e;
         }
@@ -342,7 +366,7 @@ pub fn kernel_mismatch() -> Option<String> {
         let g = uniform(&mut r, c * win.positions(), 1.0);
         let op = crate::model::LinOp::Pool { win };
         let (mut got, mut got_t) = (vec![0.0; c * win.positions()], vec![7.0; c * h * w]);
-        op.forward(&[0.5], None, &x, None, &mut [], &mut got);
+        op.forward(&[0.5], None, None, &x, None, &mut [], &mut got);
         op.backward(&[0.5], &g, &mut [], &mut got_t);
         let mut want = vec![0.0f32; got.len()];
         win.for_each_window(|o, it| want[o] = 0.5 * it.map(|i| x[i]).sum::<f32>());

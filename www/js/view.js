@@ -1,7 +1,7 @@
 // Drawing the results: bars, 28x28 images, the overlay on the pad, the colour bar, the all-classes grid
 // and the layer view. No computation here beyond layout: numbers and colours come from the engine.
 
-export function putRGBA(canvas, rgba, w = 28, h = 28) {
+export function putRGBA(canvas, rgba, w = canvas.width, h = canvas.height) {
   const ctx = canvas.getContext('2d');
   ctx.putImageData(new ImageData(new Uint8ClampedArray(rgba.buffer ?? rgba, rgba.byteOffset ?? 0, w * h * 4), w, h), 0, 0);
 }
@@ -57,20 +57,20 @@ export function renderColorbar(canvas, colorOf) {
 
 // Draws the 28x28 heatmap image over the pad, mapped back through the preprocessing transform
 // ([scale, src_x, src_y, dst_x, dst_y]: pad = src + (grid - dst) / scale), or at 10x when there is none.
-export function drawOverlay(overlay, heat28, transform) {
+export function drawOverlay(overlay, heat, transform) {
   const ctx = overlay.getContext('2d');
   ctx.setTransform(1, 0, 0, 1, 0, 0);
   ctx.clearRect(0, 0, overlay.width, overlay.height);
-  if (!heat28) return;
+  if (!heat) return;
   if (transform && transform.length === 5) {
     const [s, sx, sy, dx, dy] = transform;
     ctx.setTransform(1 / s, 0, 0, 1 / s, sx - dx / s, sy - dy / s);
   } else {
-    ctx.setTransform(overlay.width / 28, 0, 0, overlay.height / 28, 0, 0);
+    ctx.setTransform(overlay.width / heat.width, 0, 0, overlay.height / heat.height, 0, 0);
   }
   ctx.imageSmoothingEnabled = true;
   ctx.globalAlpha = 0.85;
-  ctx.drawImage(heat28, 0, 0);
+  ctx.drawImage(heat, 0, 0);
   ctx.setTransform(1, 0, 0, 1, 0, 0);
   ctx.globalAlpha = 1;
 }

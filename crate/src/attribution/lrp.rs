@@ -23,10 +23,11 @@ impl Explainer {
         let rules = (0..model.layers().len())
             .map(|i| {
                 let rule = composite.rule(i)?;
-                Some(match model.weights(i) {
+                let p = match model.weights(i) {
                     Some((w, b)) => PreparedRule::new(rule, w, Some(b), nonneg[i]),
                     None => PreparedRule::new(rule, &[model.pool_factor(i)?], None, nonneg[i]),
-                })
+                };
+                Some(p.for_op(model.op(i)?))
             })
             .collect();
         self.prepared = Some((model.id(), composite.clone(), exact_input, rules));
@@ -125,13 +126,14 @@ pub(crate) fn lrp_linear(
         for t in branch.terms.iter().filter(|t| !branch.unmodified && !vanishes(t)) {
             let b = t.bias.map(|k| rule.biases[k].as_slice());
             let w = &rule.weights[t.weight];
+            let wt = rule.transposed.get(t.weight).map(Vec::as_slice);
             if t.input == InputMod::X {
-                op.forward(w, b, x, x_col, col, tmp);
+                op.forward(w, wt, b, x, x_col, col, tmp);
             } else {
                 for (j, v) in xmod.iter_mut().enumerate() {
                     *v = a_mod(t, j);
                 }
-                op.forward(w, b, xmod, None, col, tmp);
+                op.forward(w, wt, b, xmod, None, col, tmp);
             }
             z.iter_mut().zip(tmp.iter()).for_each(|(zk, v)| *zk += t.sign * v);
         }

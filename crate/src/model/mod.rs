@@ -59,6 +59,8 @@ pub struct Model {
     /// `shapes[v]`: the shape of value `v` (`shapes[0]` the padded input, the last the logits).
     shapes: Vec<Shape>,
     ops: Vec<Option<LinOp>>,
+    /// Per node: the weights transposed, for a narrow convolution (see [`LinOp::transposed`]).
+    transposed: Vec<Option<Vec<f32>>>,
     chain: bool,
     /// Per node: its input is the model input, through nothing but `flatten`.
     sees_input: Vec<bool>,
@@ -150,7 +152,8 @@ impl Model {
             sees_input.push(s);
             is_input.push(s && matches!(l, Layer::Flatten));
         }
-        Ok(Model { id: NEXT_ID.fetch_add(1, Ordering::Relaxed), input, layers, inputs, sinks, shapes, ops, chain, sees_input, meta })
+        let transposed = transposed(&layers, &ops);
+        Ok(Model { id: NEXT_ID.fetch_add(1, Ordering::Relaxed), input, layers, inputs, sinks, shapes, ops, transposed, chain, sees_input, meta })
     }
 
     /// A graph from file nodes: BatchNorms folded into the layer before them, identities dropped.
@@ -163,6 +166,7 @@ impl Model {
     /// that caches keyed on it are rebuilt.
     pub fn update_layers(&mut self, f: impl FnOnce(&mut [Layer])) {
         f(&mut self.layers);
+        self.transposed = transposed(&self.layers, &self.ops);
         self.id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -275,7 +279,7 @@ impl Model {
     /// Runs node `k` forward; `values` holds the values before it (at least `k + 1`). `col` is the
     /// node's im2col buffer (filled for convolutions).
     pub(crate) fn forward_layer(&self, k: usize, values: &[Vec<f32>], col: &mut [f32], out: &mut [f32]) {
-        self.layers[k].forward(self.ops[k].as_ref(), self.input_shape_of(k), self.node_inputs(k, values), col, out);
+        self.layers[k].forward(self.ops[k].as_ref(), self.transposed[k].as_deref(), self.input_shape_of(k), self.node_inputs(k, values), col, out);
     }
 
     /// The vector-Jacobian product of node `k` with respect to its input `j`: `gx = (d out / d x_j)^T g`,
@@ -289,6 +293,11 @@ impl Model {
     pub(crate) fn add_relevance(&self, k: usize, j: usize, values: &[Vec<f32>], y: &[f32], r: &[f32], rj: &mut [f32]) {
         Layer::add_relevance(self.node_inputs(k, values), j, y, r, rj)
     }
+}
+
+/// The transposed weights of every narrow convolution (None for every other node).
+fn transposed(layers: &[Layer], ops: &[Option<LinOp>]) -> Vec<Option<Vec<f32>>> {
+    layers.iter().zip(ops).map(|(l, op)| op.as_ref().zip(l.weights()).and_then(|(op, (w, _))| op.transposed(w))).collect()
 }
 
 impl TryFrom<&[u8]> for Model {

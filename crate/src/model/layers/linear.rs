@@ -29,9 +29,28 @@ impl LinOp {
             _ => 0,
         }
     }
+    /// True for a convolution whose output map is narrower than [`ops::NARROW`] positions (and has four or
+    /// more channels per group): its forward pass reads the weights transposed ([`LinOp::transposed`]).
+    pub fn is_narrow(&self) -> bool {
+        matches!(self, LinOp::Conv { win, out_c, groups } if win.positions() < ops::NARROW && out_c / groups >= 4)
+    }
+
+    /// The weights `w` of a narrow convolution transposed group by group (each group's `og x k` block
+    /// as `k x og`), for [`LinOp::forward`]; `None` for any other op.
+    pub fn transposed(&self, w: &[f32]) -> Option<Vec<f32>> {
+        let LinOp::Conv { win, out_c, groups } = *self else { return None };
+        if !self.is_narrow() {
+            return None;
+        }
+        let (og, k) = (out_c / groups, win.col_rows() / groups);
+        Some((0..groups).flat_map(|g| ops::transpose(&w[g * og * k..(g + 1) * og * k], og, k)).collect())
+    }
+
     /// `out = forward(w, b, x)`. For a convolution, `ready` may hold `im2col(x)` computed before;
-    /// otherwise `im2col(x)` is written to `col`.
-    pub fn forward(&self, w: &[f32], b: Option<&[f32]>, x: &[f32], ready: Option<&[f32]>, col: &mut [f32], out: &mut [f32]) {
+    /// otherwise `im2col(x)` is written to `col`. A narrow convolution reads `wt`, the weights as
+    /// [`LinOp::transposed`] makes them (the same results as from `w`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward(&self, w: &[f32], wt: Option<&[f32]>, b: Option<&[f32]>, x: &[f32], ready: Option<&[f32]>, col: &mut [f32], out: &mut [f32]) {
         match *self {
             LinOp::Dense { n_in, .. } => ops::dense_forward(w, n_in, x, b, out),
             LinOp::Conv { win, out_c, groups } => {
@@ -43,15 +62,16 @@ impl LinOp {
                     }
                 };
                 let p = win.positions();
-                if groups == 1 {
-                    ops::matmul(w, out_c, win.col_rows(), col, p, b, out);
-                    return;
-                }
                 // the im2col rows of group g are contiguous, as are its weights and outputs
                 let (og, k) = (out_c / groups, win.col_rows() / groups);
+                let wt = wt.filter(|_| self.is_narrow());
                 for g in 0..groups {
                     let bg = b.map(|b| &b[g * og..(g + 1) * og]);
-                    ops::matmul(&w[g * og * k..(g + 1) * og * k], og, k, &col[g * k * p..(g + 1) * k * p], p, bg, &mut out[g * og * p..(g + 1) * og * p]);
+                    let (cg, og_out) = (&col[g * k * p..(g + 1) * k * p], &mut out[g * og * p..(g + 1) * og * p]);
+                    match wt {
+                        Some(wt) => ops::matmul_narrow(&wt[g * og * k..(g + 1) * og * k], og, k, cg, p, bg, og_out),
+                        None => ops::matmul(&w[g * og * k..(g + 1) * og * k], og, k, cg, p, bg, og_out),
+                    }
                 }
             }
             LinOp::Pool { win } if win.is_2x2() => {

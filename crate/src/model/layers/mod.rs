@@ -260,17 +260,18 @@ impl Layer {
         }
     }
 
-    /// Forward pass. `op` is the layer's linear map (if it has one), `win` its pooling window,
-    /// `col` its im2col buffer (filled for convolutions).
-    pub(crate) fn forward(&self, op: Option<&LinOp>, s: Shape, x: Inputs, col: &mut [f32], out: &mut [f32]) {
+    /// Forward pass. `op` is the layer's linear map (if it has one), `wt` its weights transposed if it
+    /// is a narrow convolution, `col` its im2col buffer (filled for convolutions).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn forward(&self, op: Option<&LinOp>, wt: Option<&[f32]>, s: Shape, x: Inputs, col: &mut [f32], out: &mut [f32]) {
         match self {
             Layer::Dense(_) | Layer::Conv2d(_) => {
                 let (w, b) = self.weights().expect("contiguous weights");
-                op.expect("linear op").forward(w, Some(b), x.first(), None, col, out);
+                op.expect("linear op").forward(w, wt, Some(b), x.first(), None, col, out);
             }
             Layer::AvgPool2d(_) | Layer::SumPool2d(..) | Layer::GlobalAvgPool => {
                 let f = [self.pool_factor(s).expect("pooling factor")];
-                op.expect("linear op").forward(&f, None, x.first(), None, col, out);
+                op.expect("linear op").forward(&f, None, None, x.first(), None, col, out);
             }
             Layer::Relu => activation::relu_forward(x.first(), out),
             Layer::Tanh => activation::tanh_forward(x.first(), out),
