@@ -94,7 +94,7 @@ fn every_method_runs_and_calls_share_no_method_state() {
 fn a_rule_per_layer() {
     let mut e = engine();
     e.set_pixels(&random_pixels(2)).unwrap();
-    let r = e.explain(obj(r#"{"method": "custom", "rules": ["zb", null, null, "gamma=0.5", null, "0", null, "eps", null, "0"]}"#)).unwrap();
+    let r = e.explain(obj(r#"{"method": "custom", "rules": ["zb", null, null, "gamma=0.5", null, "0", null, "eps", null, "0"], "layers": true}"#)).unwrap();
     let rules = js_sys::Array::from(&get(&r, "rules"));
     assert_eq!(rules.get(0).as_string().unwrap(), "zb");
     assert!(rules.get(1).is_null());

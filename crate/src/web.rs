@@ -279,22 +279,28 @@ impl Engine {
 
     /// Explains the current input. `request`: `{ method, params, rules, target, contrast, normalize,
     /// layers }` (all optional: EpsilonPlus of the predicted class). Returns the [`Summary`] with
-    /// `heatmap` (Float32Array), `root` (Simple Taylor's root point or null), `layer_maps` (with
-    /// `layers: true`: the relevance of every value, Float32Arrays) and `timings` (ms).
+    /// `heatmap` (Float32Array), `root` (Simple Taylor's root point or null) and `timings` (ms); with
+    /// `layers: true` also `layer_maps` (the relevance of every value, Float32Arrays) and `rules`.
     pub fn explain(&mut self, request: JsValue) -> Result<JsValue, JsError> {
         let req: ExplainRequest = self::request(request, "explain")?;
-        let method = self.method(&req.method())?;
-        let (model, ex) = (self.model.as_ref().ok_or_else(|| bad("no model loaded"))?, &mut self.explainer);
+        self.ensure_method(req.method())?;
+        let (Some(model), Some((_, _, method))) = (self.model.as_ref(), self.cached.as_ref()) else { return Err(bad("no model loaded")) };
+        let ex = &mut self.explainer;
         let query = Query { target: req.target, contrast: req.contrast, normalize: req.normalize };
         let t0 = now();
         ex.predict(model, &self.pixels).map_err(js)?;
         let t1 = now();
-        let e = ex.explain(model, &self.pixels, &method, &query).map_err(js)?;
-        let timings = Timings { forward: t1 - t0, explain: now() - t1 };
-        let out = to_js(&Summary::of(e, &req.method, &method, model))?;
+        let e = ex.explain(model, &self.pixels, method, &query).map_err(js)?;
+        let t2 = now();
+        let mut summary = Summary::of(e, &req.method, method, model);
+        if !req.layers {
+            // the rules are for the layer view (its strings cost more to hand over than the numbers)
+            summary.rules = None;
+        }
+        let out = to_js(&summary)?;
         set(&out, "heatmap", &floats(&e.heatmap))?;
         set(&out, "root", &e.root.as_deref().map_or(JsValue::NULL, floats))?;
-        set(&out, "timings", &to_js(&timings)?)?;
+        set(&out, "timings", &to_js(&Timings { forward: t1 - t0, explain: t2 - t1 })?)?;
         if req.layers {
             let maps = js_sys::Array::new();
             for i in 0..model.shapes().len() {
@@ -308,11 +314,11 @@ impl Engine {
     /// Explains every class with the request's method; returns `classes * 784` values (class-major).
     pub fn explain_all_classes(&mut self, request: JsValue) -> Result<Vec<f32>, JsError> {
         let req: ExplainRequest = self::request(request, "explain")?;
-        let method = self.method(&req.method())?;
-        let model = self.model.as_ref().ok_or_else(|| bad("no model loaded"))?;
+        self.ensure_method(req.method())?;
+        let (Some(model), Some((_, _, method))) = (self.model.as_ref(), self.cached.as_ref()) else { return Err(bad("no model loaded")) };
         let mut all = Vec::with_capacity(model.classes() * PIXELS);
         for c in 0..model.classes() {
-            let e = self.explainer.explain(model, &self.pixels, &method, &Query { target: Some(c), contrast: None, normalize: req.normalize }).map_err(js)?;
+            let e = self.explainer.explain(model, &self.pixels, method, &Query { target: Some(c), contrast: None, normalize: req.normalize }).map_err(js)?;
             all.extend_from_slice(&e.heatmap);
         }
         Ok(all)
@@ -465,17 +471,14 @@ impl Engine {
         }
     }
 
-    /// The method of `req` for the current model: the cached one when the request is the same.
-    fn method(&mut self, req: &MethodRequest) -> Result<Method, JsError> {
+    /// Builds the method of `req` for the current model into the cache, unless the cache holds it.
+    fn ensure_method(&mut self, req: MethodRequest) -> Result<(), JsError> {
         let model = self.model.as_ref().ok_or_else(|| bad("no model loaded"))?;
-        if let Some((id, r, m)) = &self.cached {
-            if *id == model.id() && r == req {
-                return Ok(m.clone());
-            }
+        if !matches!(&self.cached, Some((id, r, _)) if *id == model.id() && *r == req) {
+            let m = req.build(model)?;
+            self.cached = Some((model.id(), req, m));
         }
-        let m = req.build(model)?;
-        self.cached = Some((model.id(), req.clone(), m.clone()));
-        Ok(m)
+        Ok(())
     }
 }
 
