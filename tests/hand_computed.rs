@@ -19,10 +19,9 @@ fn two_classes(name: &str, layers: Vec<Layer>) -> Model {
     Model::new(InputStage::default(), layers, meta).unwrap()
 }
 
+#[track_caller]
 fn close(got: &[f32], want: &[f32]) {
-    for (g, w) in got.iter().zip(want) {
-        assert!((g - w).abs() < 1e-6, "got {got:?}, want {want:?}");
-    }
+    lrp::testing::assert_close(got, want, 1e-6, &format!("got {got:?}, want {want:?}"));
 }
 
 #[test]

@@ -3,7 +3,7 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use lrp::model::{Dense, InputStage, Layer, Model, ModelMeta, Pool, Shape};
-use lrp::testing::{random_pixels, rule_step, tiny_cnn, tiny_mlp};
+use lrp::testing::{assert_close, random_pixels, rule_step, tiny_cnn, tiny_mlp};
 use lrp::{Explainer, LrpError, Method, Params, Query, Rule};
 use ndarray::{Array1, Array2};
 
@@ -38,9 +38,7 @@ fn lrp0_equals_gradient_times_input_on_relu_networks() {
                     let a = ex.explain(&model, &x, &l0, &q).unwrap().heatmap.clone();
                     let b = ex.explain(&model, &x, &gxi, &q).unwrap().heatmap.clone();
                     let scale = max_abs(&b).max(1e-6);
-                    for (i, (u, v)) in a.iter().zip(&b).enumerate() {
-                        assert!((u - v).abs() <= 1e-5 * scale, "{} bias={bias} pixel {i}: LRP-0 {u} vs GxI {v}", model.meta().name);
-                    }
+                    assert_close(&a, &b, 1e-5 * scale, &format!("{} bias={bias}: LRP-0 vs GxI", model.meta().name));
                 }
             }
         }
@@ -303,9 +301,7 @@ fn smoothgrad_with_zero_noise_is_the_gradient_and_the_seed_matters() {
     let x = random_pixels(3);
     let g = ex.explain(&model, &x, &Method::Gradient, &Query::default()).unwrap().heatmap.clone();
     let s0 = ex.explain(&model, &x, &smoothgrad(4, 0.0, 1, Method::Gradient), &Query::default()).unwrap().heatmap.clone();
-    for (a, b) in g.iter().zip(&s0) {
-        assert!((a - b).abs() < 1e-6);
-    }
+    assert_close(&s0, &g, 1e-6, "SmoothGrad without noise vs the gradient");
     let s1 = ex.explain(&model, &x, &smoothgrad(8, 0.15, 1, Method::Gradient), &Query::default()).unwrap().heatmap.clone();
     let s1b = ex.explain(&model, &x, &smoothgrad(8, 0.15, 1, Method::Gradient), &Query::default()).unwrap().heatmap.clone();
     let s2 = ex.explain(&model, &x, &smoothgrad(8, 0.15, 2, Method::Gradient), &Query::default()).unwrap().heatmap.clone();
@@ -350,10 +346,7 @@ fn smoothgrad_of_an_lrp_composite_is_the_mean_relevance_of_noisy_copies() {
     // no noise: the composite itself (through the generic path of the rules, as for noisy inputs)
     let plain = ex.explain(&model, &x, &eps, &q).unwrap().clone();
     let quiet = ex.explain(&model, &x, &smoothgrad(3, 1e-9, 0, eps.clone()), &q).unwrap().clone();
-    let scale = max_abs(&plain.heatmap);
-    for (a, b) in plain.heatmap.iter().zip(&quiet.heatmap) {
-        assert!((a - b).abs() <= 1e-4 * scale, "{a} vs {b}");
-    }
+    assert_close(&quiet.heatmap, &plain.heatmap, 1e-4 * max_abs(&plain.heatmap), "SmoothGrad of EpsilonPlus without noise");
     // LRP-0 equals Gradient x Input at every noisy copy, so their smoothed maps agree
     let l0 = Method::from_name("smoothgrad:lrp-0", &model, &p).unwrap();
     let gxi = Method::from_name("smoothgrad:gradient-x-input", &model, &p).unwrap();
@@ -361,10 +354,7 @@ fn smoothgrad_of_an_lrp_composite_is_the_mean_relevance_of_noisy_copies() {
     let b = ex.explain(&model, &x, &gxi, &q).unwrap().clone();
     assert_eq!(a.explained, plain.logits[3], "a wrapper explains the logit at the input");
     assert_ne!(a.heatmap, plain.heatmap);
-    let scale = max_abs(&b.heatmap);
-    for (u, v) in a.heatmap.iter().zip(&b.heatmap) {
-        assert!((u - v).abs() <= 1e-4 * scale, "{u} vs {v}");
-    }
+    assert_close(&a.heatmap, &b.heatmap, 1e-4 * max_abs(&b.heatmap), "smoothed LRP-0 vs smoothed GxI");
     // normalized LRP: every noisy copy starts from 1 and conserves it (no biases), so the mean does too
     let zp = Method::from_name("smoothgrad:lrp-zplus", &model, &p).unwrap();
     let n = ex.explain(&model, &x, &zp, &Query { normalize: true, ..q }).unwrap();
@@ -393,9 +383,7 @@ fn noisy_inputs_take_the_rules_for_inputs_of_either_sign() {
     let b = Explainer::new(&signed).explain(&signed, &x, &m(&signed), &q).unwrap().heatmap.clone();
     let scale = max_abs(&b);
     assert!(scale > 0.0);
-    for (u, v) in a.iter().zip(&b) {
-        assert!((u - v).abs() <= 1e-5 * scale, "{u} vs {v}");
-    }
+    assert_close(&a, &b, 1e-5 * scale, "smoothed z+ on an exact and a signed stage");
 }
 
 #[test]

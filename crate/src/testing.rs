@@ -379,3 +379,13 @@ pub fn kernel_mismatch() -> Option<String> {
     }
     None
 }
+
+/// Asserts that `got` and `want` have the same, non-zero length and differ by at most `tol` anywhere
+/// (an empty or truncated result fails).
+#[track_caller]
+pub fn assert_close(got: &[f32], want: &[f32], tol: f32, what: &str) {
+    assert!(!want.is_empty() && got.len() == want.len(), "{what}: {} values, want {}", got.len(), want.len());
+    if let Some((i, (g, w))) = got.iter().zip(want).enumerate().find(|(_, (g, w))| !((*g - *w).abs() <= tol)) {
+        panic!("{what}: value {i}: got {g}, want {w} (tolerance {tol})");
+    }
+}
