@@ -385,7 +385,7 @@ pub fn kernel_mismatch() -> Option<String> {
 #[track_caller]
 pub fn assert_close(got: &[f32], want: &[f32], tol: f32, what: &str) {
     assert!(!want.is_empty() && got.len() == want.len(), "{what}: {} values, want {}", got.len(), want.len());
-    if let Some((i, (g, w))) = got.iter().zip(want).enumerate().find(|(_, (g, w))| !((*g - *w).abs() <= tol)) {
+    if let Some((i, (g, w))) = got.iter().zip(want).enumerate().find(|(_, (g, w))| (*g - *w).abs().is_nan() || (*g - *w).abs() > tol) {
         panic!("{what}: value {i}: got {g}, want {w} (tolerance {tol})");
     }
 }
