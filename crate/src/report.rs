@@ -84,15 +84,15 @@ impl Prediction {
 }
 
 /// One explanation without its maps (they travel as typed arrays to the page, as nested rows in the
-/// CLI's JSON).
+/// CLI's JSON): a view of the [`Explanation`], nothing copied.
 #[derive(Clone, Debug, Serialize)]
-pub struct Summary {
-    pub method: String,
+pub struct Summary<'a> {
+    pub method: &'a str,
     pub target: usize,
     pub contrast: Option<usize>,
     pub prediction: usize,
-    pub logits: Vec<f32>,
-    pub probabilities: Vec<f32>,
+    pub logits: &'a [f32],
+    pub probabilities: &'a [f32],
     /// The quantity decomposed: `logit[target]` (1 when normalized), minus the contrast's.
     pub explained: f32,
     /// Sum of the heatmap.
@@ -102,8 +102,8 @@ pub struct Summary {
     /// `[channels, height, width]` of the heatmap.
     pub shape: [usize; 3],
     /// LRP: per layer, the relevance in and out.
-    pub layers: Vec<LayerTotal>,
-    /// LRP: the rule of every layer (null where a layer takes none).
+    pub layers: &'a [LayerTotal],
+    /// LRP: the rule of every layer (null where a layer takes none), when asked for ([`Summary::with_rules`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rules: Option<Vec<Option<String>>>,
     /// Simple Taylor: the logit at the root point.
@@ -111,24 +111,30 @@ pub struct Summary {
     pub root_value: Option<f32>,
 }
 
-impl Summary {
-    pub fn of(e: &Explanation, method_name: &str, method: &Method, model: &Model) -> Summary {
+impl<'a> Summary<'a> {
+    pub fn of(e: &'a Explanation, method_name: &'a str, model: &Model) -> Summary<'a> {
         let s = model.input_stage().input_shape();
         Summary {
-            method: method_name.into(),
+            method: method_name,
             target: e.target,
             contrast: e.contrast,
             prediction: e.prediction,
-            logits: e.logits.clone(),
-            probabilities: e.probabilities.clone(),
+            logits: &e.logits,
+            probabilities: &e.probabilities,
             explained: e.explained,
             sum: e.total(),
             padding: e.padding,
             shape: [s.c, s.h, s.w],
-            layers: e.layers.clone(),
-            rules: rule_names(method),
+            layers: &e.layers,
+            rules: None,
             root_value: e.root_value,
         }
+    }
+
+    /// With the rule of every layer of `method`'s composite (LRP, also inside a wrapper).
+    pub fn with_rules(mut self, method: &Method) -> Summary<'a> {
+        self.rules = rule_names(method);
+        self
     }
 }
 

@@ -62,7 +62,7 @@ fn floats(v: &[f32]) -> JsValue {
 
 /// The method of a request: a name of the method table (`NAME:BASE` for a wrapper) with its
 /// parameters, or `custom` with a rule per layer.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Debug)]
 struct MethodRequest {
     method: String,
     params: Params,
@@ -115,8 +115,9 @@ impl Default for ExplainRequest {
 }
 
 impl ExplainRequest {
-    fn method(&self) -> MethodRequest {
-        MethodRequest { method: self.method.clone(), params: self.params, rules: self.rules.clone() }
+    /// True if `m` is this request's method (compared in place: no copy per explanation).
+    fn asks_for(&self, m: &MethodRequest) -> bool {
+        m.method == self.method && m.params == self.params && m.rules == self.rules
     }
 }
 
@@ -283,7 +284,7 @@ impl Engine {
     /// `layers: true` also `layer_maps` (the relevance of every value, Float32Arrays) and `rules`.
     pub fn explain(&mut self, request: JsValue) -> Result<JsValue, JsError> {
         let req: ExplainRequest = self::request(request, "explain")?;
-        self.ensure_method(req.method())?;
+        self.ensure_method(&req)?;
         let (Some(model), Some((_, _, method))) = (self.model.as_ref(), self.cached.as_ref()) else { return Err(bad("no model loaded")) };
         let ex = &mut self.explainer;
         let query = Query { target: req.target, contrast: req.contrast, normalize: req.normalize };
@@ -292,12 +293,9 @@ impl Engine {
         let t1 = now();
         let e = ex.explain(model, &self.pixels, method, &query).map_err(js)?;
         let t2 = now();
-        let mut summary = Summary::of(e, &req.method, method, model);
-        if !req.layers {
-            // the rules are for the layer view (its strings cost more to hand over than the numbers)
-            summary.rules = None;
-        }
-        let out = to_js(&summary)?;
+        let summary = Summary::of(e, &req.method, model);
+        // the rules are for the layer view (their strings cost more to hand over than the numbers)
+        let out = to_js(&if req.layers { summary.with_rules(method) } else { summary })?;
         set(&out, "heatmap", &floats(&e.heatmap))?;
         set(&out, "root", &e.root.as_deref().map_or(JsValue::NULL, floats))?;
         set(&out, "timings", &to_js(&Timings { forward: t1 - t0, explain: t2 - t1 })?)?;
@@ -314,7 +312,7 @@ impl Engine {
     /// Explains every class with the request's method; returns `classes * 784` values (class-major).
     pub fn explain_all_classes(&mut self, request: JsValue) -> Result<Vec<f32>, JsError> {
         let req: ExplainRequest = self::request(request, "explain")?;
-        self.ensure_method(req.method())?;
+        self.ensure_method(&req)?;
         let (Some(model), Some((_, _, method))) = (self.model.as_ref(), self.cached.as_ref()) else { return Err(bad("no model loaded")) };
         let mut all = Vec::with_capacity(model.classes() * PIXELS);
         for c in 0..model.classes() {
@@ -472,11 +470,12 @@ impl Engine {
     }
 
     /// Builds the method of `req` for the current model into the cache, unless the cache holds it.
-    fn ensure_method(&mut self, req: MethodRequest) -> Result<(), JsError> {
+    fn ensure_method(&mut self, req: &ExplainRequest) -> Result<(), JsError> {
         let model = self.model.as_ref().ok_or_else(|| bad("no model loaded"))?;
-        if !matches!(&self.cached, Some((id, r, _)) if *id == model.id() && *r == req) {
-            let m = req.build(model)?;
-            self.cached = Some((model.id(), req, m));
+        if !matches!(&self.cached, Some((id, r, _)) if *id == model.id() && req.asks_for(r)) {
+            let r = MethodRequest { method: req.method.clone(), params: req.params, rules: req.rules.clone() };
+            let m = r.build(model)?;
+            self.cached = Some((model.id(), r, m));
         }
         Ok(())
     }

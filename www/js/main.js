@@ -365,11 +365,9 @@ async function main() {
   const drawing = S.apply(fromLink || S.restored(), models);
   const first = models.includes(settings.model) ? settings.model : (models.includes('cnn') ? 'cnn' : models[0]);
   $('model').value = first;
-  const { target, contrast } = settings;
+  // a loaded model shows the settings (saved classes out of its range fall back); a failed load leaves
+  // the controls to show them here
   await loadShippedModel(first);
-  // the saved classes, now that the model's class list is in the menus
-  if (target < state.info?.classes.length) settings.target = target;
-  if (contrast < state.info?.classes.length) settings.contrast = contrast;
   S.show();
   if (drawing) pad.fromJSON(drawing);
   S.setRestoring(false);

@@ -514,6 +514,20 @@ impl Explainer {
         self.acts.get(i).map(Vec::as_slice)
     }
 
+    /// A wrapper's buffers: kept from an earlier call, or made once per nesting level.
+    fn take_level(&mut self) -> Level {
+        self.levels.pop().unwrap_or_else(|| Level { pix: vec![0.0; self.pix.len()], acc: vec![0.0; self.map.len()] })
+    }
+
+    /// What a wrapper explains: the logit at the input (1 for a normalized LRP base), as its base would.
+    fn wrapped_explained(&self, base: &Method, logit: f32, normalize: bool) -> f32 {
+        if normalize && base.innermost().is_lrp() {
+            1.0
+        } else {
+            logit
+        }
+    }
+
     /// The attribution for one class into `self.map` (model input space); returns the explained value.
     /// Expects the forward pass at `pixels` in `acts` (methods that run others restore it).
     fn attribute(&mut self, model: &Model, pixels: &[f32], method: &Method, class: usize, normalize: bool) -> f32 {

@@ -29,18 +29,4 @@ impl Explainer {
         self.levels.push(lv);
         self.forward(model, pixels);
     }
-
-    /// A wrapper's buffers: kept from an earlier call, or made once per nesting level.
-    pub(super) fn take_level(&mut self) -> super::Level {
-        self.levels.pop().unwrap_or_else(|| super::Level { pix: vec![0.0; self.pix.len()], acc: vec![0.0; self.map.len()] })
-    }
-
-    /// What a wrapper explains: the logit at the input (1 for a normalized LRP base), as its base would.
-    pub(super) fn wrapped_explained(&self, base: &Method, logit: f32, normalize: bool) -> f32 {
-        if normalize && base.innermost().is_lrp() {
-            1.0
-        } else {
-            logit
-        }
-    }
 }

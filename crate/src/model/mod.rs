@@ -317,16 +317,6 @@ pub enum ModelFormat {
 }
 
 impl ModelFormat {
-    /// The format of a file named `name`: `.txt` is an LRP Toolbox model (with `toolbox`'s stage), any
-    /// other name a `.safetensors` file.
-    pub fn of_file(name: &str, toolbox: ToolboxOptions) -> ModelFormat {
-        if name.ends_with(".txt") {
-            ModelFormat::Toolbox(toolbox)
-        } else {
-            ModelFormat::Safetensors
-        }
-    }
-
     /// Reads a model from `bytes` in this format (every size bounded before allocating).
     pub fn load(&self, bytes: &[u8]) -> Result<Model> {
         match self {

@@ -3,7 +3,7 @@
 
 use clap::{Parser, Subcommand};
 use lrp::heatmap::{colorize, max_abs, ColorMap};
-use lrp::model::{import_toolbox, InputStage, Shape, ToolboxOptions, SIDE};
+use lrp::model::{InputStage, Shape, ToolboxOptions, SIDE};
 use lrp::preprocess::{ink_from_rgba, preprocess_rgba};
 use lrp::report::{ModelInfo, Prediction, Summary};
 use lrp::{Explainer, LrpError, Method, Model, ModelFormat, Params, Query, RuleParams};
@@ -145,8 +145,9 @@ fn load_model(path: &Path) -> lrp::Result<Model> {
 /// Reads one or more inputs of `model`'s shape `C x H x W`: `.npy` (f32 or f64) of `[C, H, W]` or
 /// `[N, C, H, W]` (`[H, W]` or `[N, H, W]` when C = 1), or a PNG: any drawing for a 28x28 digit model
 /// (MNIST preprocessing; a 28x28 PNG is taken as it is), else an image of exactly H x W (grey for one
-/// channel, RGB for three). Returns the values and N.
-fn read_input(path: &Path, model: &Model) -> lrp::Result<(Vec<f32>, usize)> {
+/// channel, RGB for three). Returns the values, N, and whether the file has a batch axis (its results
+/// are then printed as a list, even of one).
+fn read_input(path: &Path, model: &Model) -> lrp::Result<(Vec<f32>, usize, bool)> {
     let s = model.input_stage().input_shape();
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     if ext == "png" {
@@ -175,7 +176,7 @@ fn read_input(path: &Path, model: &Model) -> lrp::Result<(Vec<f32>, usize)> {
                 ),
             ));
         };
-        return Ok((pixels, 1));
+        return Ok((pixels, 1, false));
     }
     let arr: ArrayD<f32> = match ndarray_npy::read_npy::<_, ArrayD<f32>>(path) {
         Ok(a) => a,
@@ -192,7 +193,7 @@ fn read_input(path: &Path, model: &Model) -> lrp::Result<(Vec<f32>, usize)> {
     };
     let v: Vec<f32> = arr.iter().copied().collect();
     lrp::attribution::validate_pixels(&v, model.input_len()).map_err(|e| io_err(path, e))?;
-    Ok((v, n))
+    Ok((v, n, sh.len() == one.len() + 1))
 }
 
 fn read_png(path: &Path) -> lrp::Result<(Vec<u8>, usize, usize)> {
@@ -274,14 +275,14 @@ fn run(cli: Cli) -> lrp::Result<()> {
     match cli.cmd {
         Cmd::Predict { io } => {
             let model = load_model(&io.model)?;
-            let (pixels, _) = read_input(&io.input, &model)?;
+            let (pixels, _, batch) = read_input(&io.input, &model)?;
             let mut ex = Explainer::new(&model);
             let out = pixels.chunks_exact(model.input_len()).map(|x| Ok(Prediction::of(ex.predict(&model, x)?))).collect::<lrp::Result<Vec<_>>>()?;
-            print_one_or_many(&out, is_batch(&io.input, &model));
+            print_one_or_many(&out, batch);
         }
         Cmd::Explain { io, method, rules, epsilon, gamma, alpha, beta, steps, samples, sigma, seed, target, contrast, normalize, out, layers, colormap } => {
             let model = load_model(&io.model)?;
-            let (pixels, n) = read_input(&io.input, &model)?;
+            let (pixels, n, batch) = read_input(&io.input, &model)?;
             let params = Params { rules: RuleParams { epsilon, gamma, alpha, beta }, steps, samples, sigma, seed };
             let m = match &rules {
                 Some(list) => Method::from_rule_list(list, &model, &params)?,
@@ -302,7 +303,6 @@ fn run(cli: Cli) -> lrp::Result<()> {
                 results.push(e);
             }
             let name = rules.as_ref().map_or(method.clone(), |r| format!("rules:{r}"));
-            let batch = is_batch(&io.input, &model);
             let shape = model.input_stage().input_shape();
             let dims: Vec<usize> = if shape.c == 1 { vec![shape.h, shape.w] } else { vec![shape.c, shape.h, shape.w] };
             match &out {
@@ -329,9 +329,9 @@ fn run(cli: Cli) -> lrp::Result<()> {
             }
         }
         Cmd::ImportToolbox { file, out, scale, shift, pad, pad_value, name } => {
-            let text = std::fs::read_to_string(&file).map_err(|e| io_err(&file, e))?;
+            let bytes = std::fs::read(&file).map_err(|e| io_err(&file, e))?;
             let name = name.unwrap_or_else(|| file.file_stem().and_then(|s| s.to_str()).unwrap_or("toolbox").to_string());
-            let model = import_toolbox(&text, &ToolboxOptions { stage: InputStage::mnist(scale, shift, pad, pad_value), name })?;
+            let model = ModelFormat::Toolbox(ToolboxOptions { stage: InputStage::mnist(scale, shift, pad, pad_value), name }).load(&bytes)?;
             std::fs::write(&out, model.to_safetensors()?).map_err(|e| io_err(&out, e))?;
             print_json(&ModelInfo::of(&model));
         }
@@ -353,22 +353,12 @@ fn run(cli: Cli) -> lrp::Result<()> {
     Ok(())
 }
 
-/// True if the `.npy` input holds a batch (one more axis than one input has).
-fn is_batch(input: &Path, model: &Model) -> bool {
-    let one = if model.input_stage().channels == 1 { 2 } else { 3 };
-    input.extension().and_then(|e| e.to_str()) == Some("npy")
-        && ndarray_npy::read_npy::<_, ArrayD<f32>>(input)
-            .map(|a| a.ndim() == one + 1)
-            .or_else(|_| ndarray_npy::read_npy::<_, ArrayD<f64>>(input).map(|a| a.ndim() == one + 1))
-            .unwrap_or(false)
-}
-
 /// An explanation as `lrp explain` prints it: the engine's [`Summary`] and the maps as nested arrays of
 /// the input's shape (rows of 28 for a digit).
 #[derive(serde::Serialize)]
-struct CliExplanation {
+struct CliExplanation<'a> {
     #[serde(flatten)]
-    summary: Summary,
+    summary: Summary<'a>,
     heatmap: Nested,
     #[serde(skip_serializing_if = "Option::is_none")]
     root: Option<Nested>,
@@ -393,10 +383,14 @@ impl Nested {
     }
 }
 
-impl CliExplanation {
-    fn of(e: &lrp::Explanation, name: &str, method: &Method, model: &Model) -> CliExplanation {
+impl<'a> CliExplanation<'a> {
+    fn of(e: &'a lrp::Explanation, name: &'a str, method: &Method, model: &Model) -> CliExplanation<'a> {
         let s = model.input_stage().input_shape();
-        CliExplanation { summary: Summary::of(e, name, method, model), heatmap: Nested::of(&e.heatmap, s), root: e.root.as_deref().map(|r| Nested::of(r, s)) }
+        CliExplanation {
+            summary: Summary::of(e, name, model).with_rules(method),
+            heatmap: Nested::of(&e.heatmap, s),
+            root: e.root.as_deref().map(|r| Nested::of(r, s)),
+        }
     }
 }
 
