@@ -233,6 +233,51 @@ pub fn axpy(y: &mut [f32], alpha: f32, x: &[f32]) {
     }
 }
 
+/// `dst[q] = src[q * step]` for every `q`, with stride 2 (the common strided convolution) as a
+/// constant, which LLVM vectorises.
+#[inline(always)]
+fn gather(dst: &mut [f32], src: &[f32], step: usize) {
+    if step == 1 {
+        dst.copy_from_slice(&src[..dst.len()]);
+    } else if step == 2 {
+        let src = &src[..(2 * dst.len()).saturating_sub(1)];
+        for (q, d) in dst.iter_mut().enumerate() {
+            *d = src[2 * q];
+        }
+    } else {
+        for (q, d) in dst.iter_mut().enumerate() {
+            *d = src[q * step];
+        }
+    }
+}
+
+/// `dst[q * step] += src[q]` for every `q` (the transpose of [`gather`]).
+#[inline(always)]
+fn scatter_add(dst: &mut [f32], src: &[f32], step: usize) {
+    if step == 1 {
+        for (d, s) in dst[..src.len()].iter_mut().zip(src) {
+            *d += s;
+        }
+    } else if step == 2 {
+        let dst = &mut dst[..(2 * src.len()).saturating_sub(1)];
+        for (q, s) in src.iter().enumerate() {
+            dst[2 * q] += s;
+        }
+    } else {
+        for (q, s) in src.iter().enumerate() {
+            dst[q * step] += s;
+        }
+    }
+}
+
+/// Along one axis: the outputs `o < n_out` whose input `o * stride + off - pad` lies in `0..n_in`.
+#[inline]
+fn inside(pad: usize, off: usize, stride: usize, n_in: usize, n_out: usize) -> (usize, usize) {
+    let lo = (pad.saturating_sub(off)).div_ceil(stride);
+    let hi = if n_in + pad > off { ((n_in + pad - off - 1) / stride + 1).min(n_out) } else { 0 };
+    (lo.min(hi), hi)
+}
+
 /// Geometry of a 2-d sliding window (convolution or pooling) over a CHW tensor: kernel, stride,
 /// dilation, and zero padding per side (`pad = [top, left, bottom, right]`; TensorFlow's "SAME" pads
 /// asymmetrically at stride 2).
@@ -300,78 +345,99 @@ impl Window {
         self.pad.iter().any(|&p| p > 0)
     }
 
+    /// True if im2col is the input itself: a 1x1 kernel at stride 1, or a kernel the size of the
+    /// input with one output (a dense layer written as a convolution), without padding.
+    pub fn im2col_is_input(&self) -> bool {
+        let whole = (self.out_h, self.out_w, self.kh, self.kw, self.dh, self.dw) == (1, 1, self.in_h, self.in_w, 1, 1);
+        !self.padded() && ((self.kh, self.kw, self.sh, self.sw) == (1, 1, 1, 1) || whole)
+    }
+    /// Rows and columns of one channel of the zero-padded input.
+    pub fn padded_dims(&self) -> (usize, usize) {
+        (self.in_h + self.pad[0] + self.pad[2], self.in_w + self.pad[1] + self.pad[3])
+    }
+    /// The floats from a channel's first output to its last in the (padded) input at stride 1,
+    /// `(out_h - 1) * pw + out_w`: the "wide row" of [`depthwise`].
+    pub fn wide_len(&self) -> usize {
+        (self.out_h - 1) * self.padded_dims().1 + self.out_w
+    }
+    /// `xp` = `x` with the zero padding around every channel ([`Window::padded_dims`]).
+    pub fn pad_into(&self, x: &[f32], xp: &mut [f32]) {
+        let (ph, pw) = self.padded_dims();
+        let xp = &mut xp[..self.in_c * ph * pw];
+        xp.fill(0.0);
+        for (c, src) in x[..self.in_c * self.in_h * self.in_w].chunks_exact(self.in_w).enumerate() {
+            let (ch, y) = (c / self.in_h, c % self.in_h);
+            let dst = (ch * ph + y + self.pad[0]) * pw + self.pad[1];
+            xp[dst..dst + self.in_w].copy_from_slice(src);
+        }
+    }
+    /// `x` = the inside of the padded `xp` (the transpose of [`Window::pad_into`] drops the padding).
+    pub fn crop_from(&self, xp: &[f32], x: &mut [f32]) {
+        let (ph, pw) = self.padded_dims();
+        for (c, dst) in x[..self.in_c * self.in_h * self.in_w].chunks_exact_mut(self.in_w).enumerate() {
+            let (ch, y) = (c / self.in_h, c % self.in_h);
+            let src = (ch * ph + y + self.pad[0]) * pw + self.pad[1];
+            dst.copy_from_slice(&xp[src..src + self.in_w]);
+        }
+    }
+
     /// The output columns `ox` whose input column `ox*sw + kx*dw - left` lies inside the image.
     #[inline]
     fn valid_cols(&self, kx: usize) -> (usize, usize) {
-        let (left, off) = (self.pad[1], kx * self.dw);
-        let lo = (left.saturating_sub(off)).div_ceil(self.sw);
-        let hi = if self.in_w + left > off { ((self.in_w + left - off - 1) / self.sw + 1).min(self.out_w) } else { 0 };
-        (lo.min(hi), hi)
+        inside(self.pad[1], kx * self.dw, self.sw, self.in_w, self.out_w)
     }
 
-    /// `col[(c, ky, kx), p] = x[c, oy*sh + ky*dh - top, ox*sw + kx*dw - left]` (0 on padding).
-    pub fn im2col(&self, x: &[f32], col: &mut [f32]) {
+    /// The output rows `oy` whose input row `oy*sh + ky*dh - top` lies inside the image.
+    #[inline]
+    fn valid_rows(&self, ky: usize) -> (usize, usize) {
+        inside(self.pad[0], ky * self.dh, self.sh, self.in_h, self.out_h)
+    }
+
+    /// Calls `f(at, from, n)` for every run of im2col that comes from the image, in the order of
+    /// im2col's rows `(c, ky, kx)` and then of the output rows: `col[at..at + n]` are the inputs
+    /// `x[from + q * sw]` (the rest of im2col is padding). The bounds of each row are worked out once
+    /// per call (two divisions per row cost more than copying a short row).
+    #[inline(always)]
+    fn for_each_run(&self, mut f: impl FnMut(usize, usize, usize)) {
         let p = self.positions();
-        if self.padded() {
-            // without padding, the loops below write every element
-            col[..self.col_rows() * p].fill(0.0);
-        }
+        // the bounds for the first 16 kernel rows and columns (any others are worked out when needed)
+        type Bounds = [(usize, usize); 16];
+        let cols: Bounds = std::array::from_fn(|kx| if kx < self.kw { self.valid_cols(kx) } else { (0, 0) });
+        let rows: Bounds = std::array::from_fn(|ky| if ky < self.kh { self.valid_rows(ky) } else { (0, 0) });
+        let plane = self.in_h * self.in_w;
         for c in 0..self.in_c {
             for ky in 0..self.kh {
+                let (oy0, oy1) = rows.get(ky).copied().unwrap_or_else(|| self.valid_rows(ky));
                 for kx in 0..self.kw {
+                    let (lo, hi) = cols.get(kx).copied().unwrap_or_else(|| self.valid_cols(kx));
+                    if lo >= hi || oy0 >= oy1 {
+                        continue;
+                    }
                     let r = ((c * self.kh + ky) * self.kw + kx) * p;
-                    let (lo, hi) = self.valid_cols(kx);
-                    for oy in 0..self.out_h {
-                        let iy = (oy * self.sh + ky * self.dh) as isize - self.pad[0] as isize;
-                        if iy < 0 || iy >= self.in_h as isize || lo >= hi {
-                            continue;
-                        }
-                        let src = (c * self.in_h + iy as usize) * self.in_w;
-                        let dst = &mut col[r + oy * self.out_w + lo..r + oy * self.out_w + hi];
-                        let x0 = src + lo * self.sw + kx * self.dw - self.pad[1];
-                        if self.sw == 1 {
-                            dst.copy_from_slice(&x[x0..x0 + (hi - lo)]);
-                        } else {
-                            for (q, d) in dst.iter_mut().enumerate() {
-                                *d = x[x0 + q * self.sw];
-                            }
-                        }
+                    // the input under output (oy0, lo); each next output row is sh input rows on
+                    let first = c * plane + (oy0 * self.sh + ky * self.dh - self.pad[0]) * self.in_w + lo * self.sw + kx * self.dw - self.pad[1];
+                    for k in 0..oy1 - oy0 {
+                        f(r + (oy0 + k) * self.out_w + lo, first + k * self.sh * self.in_w, hi - lo);
                     }
                 }
             }
         }
+    }
+
+    /// `col[(c, ky, kx), p] = x[c, oy*sh + ky*dh - top, ox*sw + kx*dw - left]` (0 on padding).
+    pub fn im2col(&self, x: &[f32], col: &mut [f32]) {
+        if self.padded() {
+            // without padding, the runs write every element
+            col[..self.col_rows() * self.positions()].fill(0.0);
+        }
+        self.for_each_run(|at, from, n| gather(&mut col[at..at + n], &x[from..], self.sw));
     }
 
     /// The transpose of [`Window::im2col`]: `x[i] += col[..]` over every place input `i` was copied to.
     /// `x` is overwritten (set to zero first).
     pub fn col2im(&self, col: &[f32], x: &mut [f32]) {
-        let p = self.positions();
         x[..self.in_c * self.in_h * self.in_w].fill(0.0);
-        for c in 0..self.in_c {
-            for ky in 0..self.kh {
-                for kx in 0..self.kw {
-                    let r = ((c * self.kh + ky) * self.kw + kx) * p;
-                    let (lo, hi) = self.valid_cols(kx);
-                    for oy in 0..self.out_h {
-                        let iy = (oy * self.sh + ky * self.dh) as isize - self.pad[0] as isize;
-                        if iy < 0 || iy >= self.in_h as isize || lo >= hi {
-                            continue;
-                        }
-                        let dst = (c * self.in_h + iy as usize) * self.in_w + lo * self.sw + kx * self.dw - self.pad[1];
-                        let src = &col[r + oy * self.out_w + lo..r + oy * self.out_w + hi];
-                        if self.sw == 1 {
-                            for (d, s) in x[dst..dst + (hi - lo)].iter_mut().zip(src) {
-                                *d += s;
-                            }
-                        } else {
-                            for (q, s) in src.iter().enumerate() {
-                                x[dst + q * self.sw] += s;
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        self.for_each_run(|at, from, n| scatter_add(&mut x[from..], &col[at..at + n], self.sw));
     }
 
     /// Calls `f(output_index, inputs)` for every pooling window (no dilation); `inputs` iterates over
@@ -845,6 +911,95 @@ dispatch!(
 dispatch!(
     /// `dw[m, k] += sum_p g[m, p] * col[k, p]`: the weight gradient of a convolution (training).
     weight_grad, weight_grad_avx2, weight_grad_impl, (g: &[f32], m: usize, col: &[f32], k: usize, p: usize, dw: &mut [f32]));
+
+dispatch!(
+    /// A depthwise convolution (one input and one output channel per group, weights `[c, kh, kw]`) on
+    /// the zero-padded input `xp` ([`Window::pad_into`]; `x` itself without padding), straight from
+    /// the image: `out[c, o] = b[c] + sum over (ky, kx) in order of w[c, ky, kx] * xp[..]`, the sums of
+    /// im2col and [`matmul`] in their order, padding products included (the same bits). At stride 1 a
+    /// channel's outputs are computed as one long row of [`Window::wide_len`] floats in `tmp` (running
+    /// on through the padding between output rows), then picked out.
+    depthwise, depthwise_avx2, depthwise_impl, (win: Window, w: &[f32], bias: Option<&[f32]>, xp: &[f32], tmp: &mut [f32], out: &mut [f32]));
+dispatch!(
+    /// The transpose of [`depthwise`] into the padded gradient `gp` (overwritten): for each `(ky, kx)`
+    /// in order, every output adds `w * g` to the input under it, as [`matmul_t`] then
+    /// [`Window::col2im`] add them (`tmp`: the wide row at stride 1).
+    depthwise_t, depthwise_t_avx2, depthwise_t_impl, (win: Window, w: &[f32], g: &[f32], tmp: &mut [f32], gp: &mut [f32]));
+
+#[inline(always)]
+fn depthwise_impl(win: Window, w: &[f32], bias: Option<&[f32]>, xp: &[f32], tmp: &mut [f32], out: &mut [f32]) {
+    let (ph, pw) = if win.padded() { win.padded_dims() } else { (win.in_h, win.in_w) };
+    let (kk, ow, p) = (win.kh * win.kw, win.out_w, win.positions());
+    for c in 0..win.in_c {
+        let x = &xp[c * ph * pw..(c + 1) * ph * pw];
+        let wc = &w[c * kk..(c + 1) * kk];
+        let b = bias.map_or(0.0, |b| b[c]);
+        let oc = &mut out[c * p..(c + 1) * p];
+        if (win.sh, win.sw) == (1, 1) {
+            let wide = &mut tmp[..win.wide_len()];
+            wide.fill(b);
+            for ky in 0..win.kh {
+                for kx in 0..win.kw {
+                    let start = ky * win.dh * pw + kx * win.dw;
+                    axpy(wide, wc[ky * win.kw + kx], &x[start..start + wide.len()]);
+                }
+            }
+            for (oy, o) in oc.chunks_exact_mut(ow).enumerate() {
+                o.copy_from_slice(&wide[oy * pw..oy * pw + ow]);
+            }
+            continue;
+        }
+        for (oy, o) in oc.chunks_exact_mut(ow).enumerate() {
+            o.fill(b);
+            for ky in 0..win.kh {
+                let row = &x[(oy * win.sh + ky * win.dh) * pw..];
+                for kx in 0..win.kw {
+                    let (wv, r) = (wc[ky * win.kw + kx], &row[kx * win.dw..]);
+                    for (ox, v) in o.iter_mut().enumerate() {
+                        *v += wv * r[ox * win.sw];
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn depthwise_t_impl(win: Window, w: &[f32], g: &[f32], tmp: &mut [f32], gp: &mut [f32]) {
+    let (ph, pw) = if win.padded() { win.padded_dims() } else { (win.in_h, win.in_w) };
+    let (kk, ow, p) = (win.kh * win.kw, win.out_w, win.positions());
+    gp[..win.in_c * ph * pw].fill(0.0);
+    for c in 0..win.in_c {
+        let d = &mut gp[c * ph * pw..(c + 1) * ph * pw];
+        let gc = &g[c * p..(c + 1) * p];
+        if (win.sh, win.sw) == (1, 1) {
+            // the gradient on the wide row (0 between output rows), added under every tap in order
+            let wide = &mut tmp[..win.wide_len()];
+            wide.fill(0.0);
+            for (oy, gr) in gc.chunks_exact(ow).enumerate() {
+                wide[oy * pw..oy * pw + ow].copy_from_slice(gr);
+            }
+            for ky in 0..win.kh {
+                for kx in 0..win.kw {
+                    let start = ky * win.dh * pw + kx * win.dw;
+                    axpy(&mut d[start..start + wide.len()], w[c * kk + ky * win.kw + kx], wide);
+                }
+            }
+            continue;
+        }
+        for ky in 0..win.kh {
+            for kx in 0..win.kw {
+                let wv = w[c * kk + ky * win.kw + kx];
+                for (oy, gr) in gc.chunks_exact(ow).enumerate() {
+                    let r = &mut d[(oy * win.sh + ky * win.dh) * pw + kx * win.dw..];
+                    for (ox, &gv) in gr.iter().enumerate() {
+                        r[ox * win.sw] += wv * gv;
+                    }
+                }
+            }
+        }
+    }
+}
 
 #[inline(always)]
 fn weight_grad_impl(g: &[f32], m: usize, col: &[f32], k: usize, p: usize, dw: &mut [f32]) {

@@ -177,12 +177,22 @@ pub fn rule_step(
     };
     let prep = PreparedRule::new(rule, &w, b.as_deref(), non_negative).for_op(&op);
     let n = x.len().max(r_out.len());
-    let mut sc = Scratch { z: vec![0.0; n], tmp: vec![0.0; n], s: vec![0.0; n], xmod: vec![0.0; n], c: vec![0.0; n], col: vec![0.0; op.col_len()] };
+    let mut sc = Scratch {
+        z: vec![0.0; n],
+        tmp: vec![0.0; n],
+        s: vec![0.0; n],
+        xmod: vec![0.0; n],
+        c: vec![0.0; n],
+        col: vec![0.0; op.col_len()],
+        col_mod: vec![0.0; op.prepared_len()],
+    };
     let mut z = vec![0.0; r_out.len()];
     let mut col = vec![0.0; op.col_len()];
     op.forward(&w, op.transposed(&w).as_deref(), b.as_deref(), x, None, &mut col, &mut z);
     let mut r_in = vec![0.0; x.len()];
-    crate::attribution::lrp_linear(&op, &prep, x, None, &z, bounds, r_out, &mut r_in, &mut sc);
+    // with the prepared input the forward pass kept, as the explainer passes it
+    let kept = (op.prepared_len() > 0).then_some(&col[..]);
+    crate::attribution::lrp_linear(&op, &prep, x, kept, &z, bounds, r_out, &mut r_in, &mut sc);
     r_in
 }
 
@@ -357,6 +367,82 @@ pub fn kernel_mismatch() -> Option<String> {
         if e.is_some() {
             return e;
         }
+    }
+    // every way a convolution computes (im2col; on the input where im2col is the input: 1x1 kernels,
+    // kernels the size of the input; depthwise straight from the
+    // image, at stride 1 in wide rows) against im2col, the plain products above per group, and
+    // col2im; zero inputs and weights of both signs make products of -0
+    let convs = [
+        // (c, h, w, kernel, stride, pad, dilation, out_c, groups)
+        (7, 14, 14, 3, 1, [1; 4], 1, 13, 1),
+        (3, 12, 11, 3, 1, [1, 0, 2, 1], 1, 5, 1),
+        (2, 16, 16, 3, 1, [2; 4], 2, 6, 1),
+        (3, 10, 12, 3, 1, [0; 4], 1, 3, 3),
+        (4, 12, 12, 3, 1, [1; 4], 1, 6, 2),
+        (3, 9, 9, 3, 2, [1; 4], 1, 5, 1),
+        (3, 5, 7, 1, 1, [0; 4], 1, 5, 1),
+        (6, 4, 4, 1, 1, [0; 4], 1, 4, 2),
+        (9, 2, 2, 2, 1, [0; 4], 1, 5, 1),
+        (4, 3, 3, 3, 2, [0; 4], 1, 6, 2),
+        (5, 9, 8, 3, 1, [1; 4], 1, 5, 5),
+        (4, 9, 9, 3, 2, [0, 0, 1, 1], 1, 4, 4),
+        (3, 7, 6, 5, 1, [2, 1, 2, 1], 1, 3, 3),
+        (2, 8, 8, 3, 1, [0; 4], 2, 2, 2),
+        (2, 6, 5, 3, 2, [0; 4], 1, 2, 2),
+    ];
+    let mut paths = std::collections::BTreeSet::new();
+    for (c, h, w, kk, st, pad, dil, oc, groups) in convs {
+        let win = ops::Window::with(c, h, w, [kk, kk], [st, st], pad, [dil, dil]).expect("fits");
+        let op = crate::model::LinOp::Conv { win, out_c: oc, groups };
+        paths.insert(op.conv_path_name());
+        let (icg, og, p) = (c / groups, oc / groups, win.positions());
+        let k = icg * kk * kk;
+        let zeroed = |v: Vec<f32>| v.into_iter().enumerate().map(|(i, v)| if i % 4 == 1 { 0.0 } else { v }).collect::<Vec<f32>>();
+        let (wts, x, bias, g) =
+            (zeroed(uniform(&mut r, oc * k, 1.0)), zeroed(uniform(&mut r, c * h * w, 1.0)), uniform(&mut r, oc, 1.0), zeroed(uniform(&mut r, oc * p, 1.0)));
+        let mut col = vec![0.0; win.col_rows() * p];
+        win.im2col(&x, &mut col);
+        let mut want = vec![0.0f32; oc * p];
+        let mut gcol = vec![0.0f32; win.col_rows() * p];
+        for gi in 0..groups {
+            for (i, j) in (0..og).flat_map(|i| (0..p).map(move |j| (i, j))) {
+                let o = gi * og + i;
+                let mut s = bias[o];
+                for t in 0..k {
+                    s += wts[o * k + t] * col[(gi * k + t) * p + j];
+                }
+                want[o * p + j] = s;
+            }
+            for (t, j) in (0..k).flat_map(|t| (0..p).map(move |j| (t, j))) {
+                let mut s = 0.0f32;
+                for i in 0..og {
+                    s += wts[(gi * og + i) * k + t] * g[(gi * og + i) * p + j];
+                }
+                gcol[(gi * k + t) * p + j] = s;
+            }
+        }
+        let mut want_t = vec![0.0f32; c * h * w];
+        win.col2im(&gcol, &mut want_t);
+        let mut buf = vec![f32::NAN; op.col_len()];
+        let (mut got, mut got_t) = (vec![f32::NAN; oc * p], vec![f32::NAN; c * h * w]);
+        op.forward(&wts, None, Some(&bias), &x, None, &mut buf, &mut got);
+        // where the input is prepared in `buf` (im2col, or the padded input), the forward pass reads
+        // `buf`, not `x` (zeros here)
+        let name = op.conv_path_name().expect("a convolution");
+        let prepared = name == "im2col" || (name == "depthwise" && win.padded());
+        let (mut got_ready, x_unread) = (vec![f32::NAN; oc * p], if prepared { vec![0.0; x.len()] } else { x.clone() });
+        op.forward(&wts, None, Some(&bias), &x_unread, (!buf.is_empty()).then_some(&buf[..]), &mut vec![f32::NAN; op.col_len()], &mut got_ready);
+        op.backward(&wts, &g, &mut buf, &mut got_t);
+        let what = format!("conv {c}x{h}x{w} k{kk} s{st} pad {pad:?} d{dil} -> {oc} in {groups} groups");
+        let e = same(&what, &got, &want)
+            .or_else(|| same(&format!("{what} (prepared input)"), &got_ready, &want))
+            .or_else(|| same(&format!("{what} backward"), &got_t, &want_t));
+        if e.is_some() {
+            return e;
+        }
+    }
+    if paths.len() != 3 {
+        return Some(format!("the convolutions cover the paths {paths:?}, not all three"));
     }
     // sum pooling's 2x2 loops against the general window walk (odd sizes leave a row or column out)
     for (c, h, w) in [(1, 2, 2), (3, 4, 6), (2, 5, 7), (4, 28, 28)] {

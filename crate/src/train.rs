@@ -4,7 +4,6 @@
 
 use crate::attribution::Explainer;
 use crate::model::{Conv2d, Dense, InputStage, Layer, Model, ModelMeta, Pool, Watermark, PIXELS, SIDE};
-use crate::ops;
 use ndarray::{Array1, Array2, Array4};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -95,25 +94,8 @@ impl Explainer {
             let (dw, db) = &mut grads.0[i];
             let g = self.layer_relevance(i + 1).expect("gradient");
             match layer {
-                Layer::Dense(d) => {
-                    let x = self.activation(i).expect("input");
-                    let n_in = d.weight.dim().1;
-                    for (o, &gv) in g.iter().enumerate() {
-                        if gv != 0.0 {
-                            ops::axpy(&mut dw[o * n_in..(o + 1) * n_in], gv, x);
-                        }
-                    }
-                    db.iter_mut().zip(g).for_each(|(b, v)| *b += v);
-                }
-                Layer::Conv2d(c) => {
-                    let (oc, ic, kh, kw) = c.weight.dim();
-                    let col = self.im2col(i);
-                    let pos = g.len() / oc;
-                    ops::weight_grad(g, oc, col, ic * kh * kw, pos, dw);
-                    for (o, b) in db.iter_mut().enumerate() {
-                        *b += g[o * pos..(o + 1) * pos].iter().sum::<f32>();
-                    }
-                }
+                Layer::Dense(d) => d.accumulate_grad(self.activation(i).expect("input"), g, dw, db),
+                Layer::Conv2d(c) => c.accumulate_grad(&self.im2col(model, i), g, dw, db),
                 _ => {}
             }
         }

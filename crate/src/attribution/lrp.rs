@@ -109,7 +109,7 @@ pub(crate) fn lrp_linear(
     let (n_in, n_out) = (x.len(), r_out.len());
     let (lo, hi) = bounds;
     r_in.fill(0.0);
-    let Scratch { z, tmp, s, xmod, c, col } = sc;
+    let Scratch { z, tmp, s, xmod, c, col, col_mod } = sc;
     let (z, tmp, s, xmod, c) = (&mut z[..n_out], &mut tmp[..n_out], &mut s[..n_out], &mut xmod[..n_in], &mut c[..n_in]);
     let a_mod = |t: &Term, j: usize| t.input.apply(x[j], lo.get(j).copied().unwrap_or(0.0), hi.get(j).copied().unwrap_or(0.0));
     // A term without bias whose modified input is all zero (z^B's lower bound at pixels in [0, 1], x+ of
@@ -127,8 +127,20 @@ pub(crate) fn lrp_linear(
             let b = t.bias.map(|k| rule.biases[k].as_slice());
             let w = &rule.weights[t.weight];
             let wt = rule.transposed.get(t.weight).map(Vec::as_slice);
+            // x+ and x- of the prepared input the forward pass kept: the map commutes with preparing
+            let prepared = x_col.map_or(&[][..], |c| &c[..op.prepared_len()]);
+            let signed = matches!(t.input, InputMod::XPos | InputMod::XNeg);
             if t.input == InputMod::X {
                 op.forward(w, wt, b, x, x_col, col, tmp);
+            } else if signed && !prepared.is_empty() {
+                let cm = &mut col_mod[..prepared.len()];
+                // one loop per sign, each vectorised
+                if t.input == InputMod::XPos {
+                    cm.iter_mut().zip(prepared).for_each(|(m, &v)| *m = ops::pmax(v, 0.0));
+                } else {
+                    cm.iter_mut().zip(prepared).for_each(|(m, &v)| *m = ops::pmin(v, 0.0));
+                }
+                op.forward(w, wt, b, x, Some(cm), col, tmp);
             } else {
                 for (j, v) in xmod.iter_mut().enumerate() {
                     *v = a_mod(t, j);

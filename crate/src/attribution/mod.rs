@@ -17,10 +17,11 @@ mod taylor;
 
 use crate::composite::Composite;
 use crate::error::{invalid_param, LrpError, Result};
-use crate::model::{Model, Sink};
+use crate::model::{LinOp, Model, Sink};
 use crate::ops;
 use crate::rules::{PreparedRule, Rule, RuleParams};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 /// Largest number of steps (Integrated Gradients) or samples (SmoothGrad) accepted.
 pub const MAX_STEPS: usize = 4096;
@@ -240,6 +241,8 @@ pub struct Scratch {
     pub xmod: Vec<f32>,
     pub c: Vec<f32>,
     pub col: Vec<f32>,
+    /// A prepared input (im2col) mapped element-wise: `x+` or `x-` of the one the forward pass kept.
+    pub col_mod: Vec<f32>,
 }
 
 /// Runs models forward and explains their predictions, reusing its buffers: after the first call for a
@@ -310,6 +313,7 @@ impl Explainer {
             xmod: vec![0.0; maxlen],
             c: vec![0.0; maxlen],
             col: vec![0.0; maxcol],
+            col_mod: vec![0.0; (0..model.layers().len()).filter_map(|i| model.op(i)).map(|o| o.prepared_len()).max().unwrap_or(0)],
         };
         self.contrib = vec![0.0; maxlen];
         self.node_in = vec![0.0; model.layers().len()];
@@ -395,9 +399,17 @@ impl Explainer {
         self.backward(model);
     }
 
-    /// The im2col buffer layer `i` kept from the last forward pass.
-    pub(crate) fn im2col(&self, i: usize) -> &[f32] {
-        &self.cols[i]
+    /// The im2col of convolution `i`'s input in the last forward pass: the buffer it kept, or made now
+    /// for a convolution that computes without one (on its input, depthwise).
+    pub(crate) fn im2col(&self, model: &Model, i: usize) -> Cow<'_, [f32]> {
+        let op = model.op(i);
+        let Some(LinOp::Conv { win, .. }) = op else { return Cow::Borrowed(&[]) };
+        if op.is_some_and(|o| o.keeps_im2col()) {
+            return Cow::Borrowed(&self.cols[i]);
+        }
+        let mut col = vec![0.0; win.col_rows() * win.positions()];
+        win.im2col(&self.acts[model.inputs(i)[0]], &mut col);
+        Cow::Owned(col)
     }
 
     /// Runs the model on one input (`model.input_len()` pixels in [0, 1], CHW); returns logits,

@@ -21,13 +21,76 @@ pub enum LinOp {
     },
 }
 
+/// How a convolution computes. All paths give the bits of the first, the general one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ConvPath {
+    /// A matrix product on im2col of the input.
+    Im2col,
+    /// im2col is the input ([`Window::im2col_is_input`]: 1x1 at stride 1, or a kernel the size of the
+    /// input): the same product on the input itself.
+    OnInput,
+    /// Depthwise: straight from the padded image ([`ops::depthwise`]).
+    Depthwise,
+}
+
 impl LinOp {
-    /// Rows x columns of the im2col buffer this op needs (0 if none).
+    fn conv_path(win: &Window, out_c: usize, groups: usize) -> ConvPath {
+        if win.im2col_is_input() {
+            ConvPath::OnInput
+        } else if groups == win.in_c && out_c == groups && groups > 1 {
+            ConvPath::Depthwise
+        } else {
+            ConvPath::Im2col
+        }
+    }
+    /// Floats of the zero-padded input (0 without padding).
+    fn padded_len(win: &Window) -> usize {
+        let (ph, pw) = win.padded_dims();
+        if win.padded() {
+            win.in_c * ph * pw
+        } else {
+            0
+        }
+    }
+    /// The length of the buffer `col` that `forward` prepares its input in and `backward` works in (0
+    /// if none): im2col; for a depthwise convolution the padded input (or its gradient) and the wide
+    /// row of [`ops::depthwise`].
     pub fn col_len(&self) -> usize {
-        match self {
-            LinOp::Conv { win, .. } => win.col_rows() * win.positions(),
+        match *self {
+            LinOp::Conv { win, out_c, groups } => match Self::conv_path(&win, out_c, groups) {
+                ConvPath::Im2col => win.col_rows() * win.positions(),
+                ConvPath::OnInput => 0,
+                ConvPath::Depthwise => Self::padded_len(&win) + if (win.sh, win.sw) == (1, 1) { win.wide_len() } else { 0 },
+            },
             _ => 0,
         }
+    }
+    /// Floats at the start of `col` that hold the prepared input after `forward` (im2col, or the
+    /// padded input of a depthwise convolution), each a copy of an input value or a padding zero, so
+    /// that an element-wise map with `f(0) = 0` commutes with preparing; 0 where `forward` reads `x`.
+    pub fn prepared_len(&self) -> usize {
+        match *self {
+            LinOp::Conv { win, out_c, groups } => match Self::conv_path(&win, out_c, groups) {
+                ConvPath::Im2col => win.col_rows() * win.positions(),
+                ConvPath::Depthwise => Self::padded_len(&win),
+                ConvPath::OnInput => 0,
+            },
+            _ => 0,
+        }
+    }
+    /// How a convolution computes (tests check that every path is covered).
+    #[doc(hidden)]
+    pub fn conv_path_name(&self) -> Option<&'static str> {
+        let LinOp::Conv { win, out_c, groups } = *self else { return None };
+        Some(match Self::conv_path(&win, out_c, groups) {
+            ConvPath::Im2col => "im2col",
+            ConvPath::OnInput => "on input",
+            ConvPath::Depthwise => "depthwise",
+        })
+    }
+    /// True if `forward` leaves im2col of its input in `col` (training reads it).
+    pub fn keeps_im2col(&self) -> bool {
+        matches!(*self, LinOp::Conv { win, out_c, groups } if Self::conv_path(&win, out_c, groups) == ConvPath::Im2col)
     }
     /// True for a convolution whose output map is narrower than [`ops::NARROW`] positions (and has four or
     /// more channels per group): its forward pass reads the weights transposed ([`LinOp::transposed`]).
@@ -46,34 +109,15 @@ impl LinOp {
         Some((0..groups).flat_map(|g| ops::transpose(&w[g * og * k..(g + 1) * og * k], og, k)).collect())
     }
 
-    /// `out = forward(w, b, x)`. For a convolution, `ready` may hold `im2col(x)` computed before;
-    /// otherwise `im2col(x)` is written to `col`. A narrow convolution reads `wt`, the weights as
-    /// [`LinOp::transposed`] makes them (the same results as from `w`).
+    /// `out = forward(w, b, x)`. `col` holds [`LinOp::col_len`] floats. For a convolution, `ready` may
+    /// hold what an earlier forward pass on `x` wrote to `col`; otherwise it is written to `col` now. A
+    /// narrow convolution reads `wt`, the weights as [`LinOp::transposed`] makes them (the same results
+    /// as from `w`).
     #[allow(clippy::too_many_arguments)]
     pub fn forward(&self, w: &[f32], wt: Option<&[f32]>, b: Option<&[f32]>, x: &[f32], ready: Option<&[f32]>, col: &mut [f32], out: &mut [f32]) {
         match *self {
             LinOp::Dense { n_in, .. } => ops::dense_forward(w, n_in, x, b, out),
-            LinOp::Conv { win, out_c, groups } => {
-                let col: &[f32] = match ready {
-                    Some(c) => c,
-                    None => {
-                        win.im2col(x, col);
-                        col
-                    }
-                };
-                let p = win.positions();
-                // the im2col rows of group g are contiguous, as are its weights and outputs
-                let (og, k) = (out_c / groups, win.col_rows() / groups);
-                let wt = wt.filter(|_| self.is_narrow());
-                for g in 0..groups {
-                    let bg = b.map(|b| &b[g * og..(g + 1) * og]);
-                    let (cg, og_out) = (&col[g * k * p..(g + 1) * k * p], &mut out[g * og * p..(g + 1) * og * p]);
-                    match wt {
-                        Some(wt) => ops::matmul_narrow(&wt[g * og * k..(g + 1) * og * k], og, k, cg, p, bg, og_out),
-                        None => ops::matmul(&w[g * og * k..(g + 1) * og * k], og, k, cg, p, bg, og_out),
-                    }
-                }
-            }
+            LinOp::Conv { win, out_c, groups } => self.conv_forward(win, out_c, groups, w, wt, b, x, ready, col, out),
             LinOp::Pool { win } if win.is_2x2() => {
                 // the common 2x2 window: the sum in the iterator's order (`sum` starts from -0.0, which adds nothing)
                 let f = w[0];
@@ -94,18 +138,7 @@ impl LinOp {
     pub fn backward(&self, w: &[f32], g: &[f32], col: &mut [f32], gx: &mut [f32]) {
         match *self {
             LinOp::Dense { n_in, .. } => ops::dense_backward(w, n_in, g, gx),
-            LinOp::Conv { win, out_c, groups } => {
-                let p = win.positions();
-                if groups == 1 {
-                    ops::matmul_t(w, out_c, win.col_rows(), g, p, col);
-                } else {
-                    let (og, k) = (out_c / groups, win.col_rows() / groups);
-                    for gi in 0..groups {
-                        ops::matmul_t(&w[gi * og * k..(gi + 1) * og * k], og, k, &g[gi * og * p..(gi + 1) * og * p], p, &mut col[gi * k * p..(gi + 1) * k * p]);
-                    }
-                }
-                win.col2im(col, gx);
-            }
+            LinOp::Conv { win, out_c, groups } => Self::conv_backward(win, out_c, groups, w, g, col, gx),
             LinOp::Pool { win } if win.is_2x2() && win.in_h % 2 == 0 && win.in_w % 2 == 0 => {
                 // windows that tile the map: every input gets exactly one share, `0 + v` as below
                 let f = w[0];
@@ -125,6 +158,82 @@ impl LinOp {
                     let v = f * g[o];
                     it.for_each(|i| gx[i] += v);
                 });
+            }
+        }
+    }
+}
+
+impl LinOp {
+    #[allow(clippy::too_many_arguments)]
+    fn conv_forward(
+        &self,
+        win: Window,
+        out_c: usize,
+        groups: usize,
+        w: &[f32],
+        wt: Option<&[f32]>,
+        b: Option<&[f32]>,
+        x: &[f32],
+        ready: Option<&[f32]>,
+        col: &mut [f32],
+        out: &mut [f32],
+    ) {
+        let path = Self::conv_path(&win, out_c, groups);
+        let (p, xlen) = (win.positions(), Self::padded_len(&win));
+        // the input as this path reads it (im2col, the padded input, or `x` itself), and what is left of `col`
+        let (prepared, rest): (&[f32], &mut [f32]) = match (path, ready) {
+            (ConvPath::OnInput, _) => (x, col),
+            (ConvPath::Depthwise, _) if !win.padded() => (x, col),
+            (ConvPath::Im2col, Some(r)) => (r, col),
+            (ConvPath::Depthwise, Some(r)) => (&r[..xlen], &mut col[xlen..]),
+            (ConvPath::Im2col, None) => {
+                win.im2col(x, col);
+                (col, &mut [])
+            }
+            (ConvPath::Depthwise, None) => {
+                let (xp, rest) = col.split_at_mut(xlen);
+                win.pad_into(x, xp);
+                (xp, rest)
+            }
+        };
+        let (og, k) = (out_c / groups, win.col_rows() / groups);
+        match path {
+            ConvPath::Depthwise => ops::depthwise(win, w, b, prepared, rest, out),
+            ConvPath::Im2col | ConvPath::OnInput => {
+                // the im2col rows of group g are contiguous, as are its weights and outputs
+                let wt = wt.filter(|_| self.is_narrow());
+                for g in 0..groups {
+                    let bg = b.map(|b| &b[g * og..(g + 1) * og]);
+                    let (cg, og_out) = (&prepared[g * k * p..(g + 1) * k * p], &mut out[g * og * p..(g + 1) * og * p]);
+                    match wt {
+                        Some(wt) => ops::matmul_narrow(&wt[g * og * k..(g + 1) * og * k], og, k, cg, p, bg, og_out),
+                        None => ops::matmul(&w[g * og * k..(g + 1) * og * k], og, k, cg, p, bg, og_out),
+                    }
+                }
+            }
+        }
+    }
+
+    fn conv_backward(win: Window, out_c: usize, groups: usize, w: &[f32], g: &[f32], col: &mut [f32], gx: &mut [f32]) {
+        let (p, xlen) = (win.positions(), Self::padded_len(&win));
+        let (og, k) = (out_c / groups, win.col_rows() / groups);
+        let path = Self::conv_path(&win, out_c, groups);
+        match path {
+            ConvPath::Depthwise if win.padded() => {
+                let (gxp, tmp) = col.split_at_mut(xlen);
+                ops::depthwise_t(win, w, g, tmp, gxp);
+                win.crop_from(gxp, gx);
+            }
+            ConvPath::Depthwise => ops::depthwise_t(win, w, g, col, gx),
+            ConvPath::Im2col | ConvPath::OnInput => {
+                // where im2col is the input, the product goes to `gx` directly
+                let dst: &mut [f32] = if path == ConvPath::OnInput { gx } else { col };
+                for gi in 0..groups {
+                    ops::matmul_t(&w[gi * og * k..(gi + 1) * og * k], og, k, &g[gi * og * p..(gi + 1) * og * p], p, &mut dst[gi * k * p..(gi + 1) * k * p]);
+                }
+                if path == ConvPath::Im2col {
+                    win.col2im(col, gx);
+                }
             }
         }
     }
