@@ -2,6 +2,11 @@
 //! discarded), median and 95th percentile, single digits and batches of 100, and heap allocations per
 //! digit in the timed loop (counted by the CLI's global allocator); JSON for the other benchmark
 //! scripts (the wasm one in Chromium and the Zennit reference) to compare against.
+//!
+//! The models take turns in blocks of [`BLOCK`] digits (and batch by batch), so that a slow spell of a
+//! shared machine falls on all of them alike and the ratios between models hold even when the times do
+//! not; each block starts with one untimed digit, so that no model is timed with the caches another
+//! one left.
 
 use crate::train::load_mnist;
 use lrp::evaluate::pixel_flipping;
@@ -25,6 +30,9 @@ pub struct BenchArgs {
     #[arg(long)]
     json: Option<PathBuf>,
 }
+
+/// Digits a model is timed on before the next model's turn.
+const BLOCK: usize = 20;
 
 /// The benchmarked tasks: a method name, "all-ten-classes" or "pixel-flipping".
 pub const TASKS: [&str; 7] = ["gradient", "lrp-eps", "epsilon-plus", "epsilon-gamma-box", "integrated-gradients", "all-ten-classes", "pixel-flipping"];
@@ -82,49 +90,66 @@ fn allocations() -> Option<usize> {
 
 pub fn bench(a: BenchArgs) -> lrp::Result<()> {
     let (digits, _, _) = load_mnist(&a.data, "t10k", Some(a.n.max(100)))?;
-    let mut rows = Vec::new();
-    println!("native, one thread, per digit (MNIST test digits, {} timed after 50 warm-up)", a.n);
-    println!("{:<14} {:<22} {:>12} {:>12} {:>16} {:>14}", "model", "task", "median µs", "p95 µs", "batch-100 µs/digit", "allocs/digit");
+    let x = |i: usize| &digits[(i % (digits.len() / PIXELS)) * PIXELS..][..PIXELS];
+    let mut models = Vec::new();
     for path in &a.models {
         let bytes = std::fs::read(path).map_err(|e| LrpError::Io(format!("{}: {e}", path.display())))?;
         let model = Model::try_from(bytes.as_slice())?;
         let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("model").to_string();
-        let macs = model.multiply_adds();
-        let mut ex = Explainer::new(&model);
-        for t in TASKS {
-            let task = Task::new(t, &model)?;
-            let x = |i: usize| &digits[(i % (digits.len() / PIXELS)) * PIXELS..][..PIXELS];
+        models.push((name, Explainer::new(&model), model));
+    }
+    println!("native, one thread, per digit (MNIST test digits, {} timed after 50 warm-up; the models take turns)", a.n);
+    let mut rows = Vec::new();
+    for t in TASKS {
+        let tasks = models.iter().map(|(_, _, m)| Task::new(t, m)).collect::<lrp::Result<Vec<_>>>()?;
+        for ((_, ex, model), task) in models.iter_mut().zip(&tasks) {
             for i in 0..50 {
-                task.run(&mut ex, &model, x(i))?;
+                task.run(ex, model, x(i))?;
             }
-            let mut times: Vec<f64> = Vec::with_capacity(a.n);
-            let allocs0 = allocations();
-            for i in 0..a.n {
-                let t0 = Instant::now();
-                task.run(&mut ex, &model, x(i))?;
-                times.push(t0.elapsed().as_secs_f64() * 1e6);
-            }
-            let allocs = allocations().zip(allocs0).map(|(b, a0)| (b - a0) as f64 / a.n as f64);
-            let (median, p95) = (quantile(&mut times, 0.5), quantile(&mut times, 0.95));
-            // batches of 100 (explain_batch for methods)
-            let batch = match &task {
-                Task::Explain(m) => {
-                    let reps = (a.n / 100).max(1);
+        }
+        let mut times = vec![Vec::with_capacity(a.n); models.len()];
+        let mut allocs = vec![Some(0usize); models.len()];
+        for block in (0..a.n).step_by(BLOCK) {
+            for (k, ((_, ex, model), task)) in models.iter_mut().zip(&tasks).enumerate() {
+                task.run(ex, model, x(block + BLOCK - 1))?;
+                for i in block..(block + BLOCK).min(a.n) {
+                    let a0 = allocations();
                     let t0 = Instant::now();
-                    for r in 0..reps {
-                        let start = (r * 100 * PIXELS) % (digits.len() - 100 * PIXELS + 1);
-                        ex.explain_batch(&model, &digits[start..start + 100 * PIXELS], m, &Query::default())?;
-                    }
-                    Some(t0.elapsed().as_secs_f64() * 1e6 / (reps * 100) as f64)
+                    task.run(ex, model, x(i))?;
+                    times[k].push(t0.elapsed().as_secs_f64() * 1e6);
+                    allocs[k] = allocs[k].zip(allocations().zip(a0)).map(|(n, (b, a0))| n + (b - a0));
                 }
-                _ => None,
-            };
-            let shown = allocs.map_or("(not counted)".into(), |a| format!("{a:.1}"));
-            println!("{name:<14} {t:<22} {median:>12.1} {p95:>12.1} {:>16} {shown:>14}", batch.map_or("".into(), |b| format!("{b:.1}")));
+            }
+        }
+        // batches of 100 (explain_batch for methods)
+        let reps = (a.n / 100).max(1);
+        let mut batch = vec![0.0f64; models.len()];
+        for r in 0..reps {
+            let start = (r * 100 * PIXELS) % (digits.len() - 100 * PIXELS + 1);
+            for (k, ((_, ex, model), task)) in models.iter_mut().zip(&tasks).enumerate() {
+                if let Task::Explain(m) = task {
+                    let t0 = Instant::now();
+                    ex.explain_batch(model, &digits[start..start + 100 * PIXELS], m, &Query::default())?;
+                    batch[k] += t0.elapsed().as_secs_f64() * 1e6 / (reps * 100) as f64;
+                }
+            }
+        }
+        for (k, (name, _, model)) in models.iter().enumerate() {
+            let (median, p95) = (quantile(&mut times[k], 0.5), quantile(&mut times[k], 0.95));
+            let batch = matches!(tasks[k], Task::Explain(_)).then_some(batch[k]);
+            let allocs = allocs[k].map(|n| n as f64 / a.n as f64);
             rows.push(serde_json::json!({
                 "model": name, "task": t, "median_us": median, "p95_us": p95, "batch100_us": batch,
-                "allocations_per_digit": allocs, "multiply_adds": macs,
+                "allocations_per_digit": allocs, "multiply_adds": model.multiply_adds(),
             }));
+        }
+    }
+    println!("{:<14} {:<22} {:>12} {:>12} {:>16} {:>14}", "model", "task", "median µs", "p95 µs", "batch-100 µs/digit", "allocs/digit");
+    for (name, _, _) in &models {
+        for r in rows.iter().filter(|r| r["model"] == name.as_str()) {
+            let f = |k: &str| r[k].as_f64().map_or(String::new(), |v| format!("{v:.1}"));
+            let allocs = r["allocations_per_digit"].as_f64().map_or("(not counted)".into(), |v| format!("{v:.1}"));
+            println!("{name:<14} {:<22} {:>12} {:>12} {:>16} {allocs:>14}", r["task"].as_str().unwrap_or(""), f("median_us"), f("p95_us"), f("batch100_us"));
         }
     }
     // time per multiply-add against the first model's, for the explanation tasks
