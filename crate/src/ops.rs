@@ -1043,13 +1043,14 @@ mod tests {
 
     #[test]
     fn im2col_overwrites_a_used_buffer_with_the_definition() {
-        for (stride, pad) in [(1, 0), (2, 0), (1, 1), (2, 2)] {
-            let w = Window::new(2, 7, 6, [3, 2], [stride, stride], pad).unwrap();
+        // kernels 3 x kw; with padding 1 at stride 1 a 3x3 kernel keeps the width ("same")
+        for (stride, pad, kw) in [(1, 0, 2), (2, 0, 2), (1, 1, 2), (2, 2, 2), (1, 1, 3)] {
+            let w = Window::new(2, 7, 6, [3, kw], [stride, stride], pad).unwrap();
             let x: Vec<f32> = (0..2 * 7 * 6).map(|i| i as f32 + 1.0).collect();
             let mut col = vec![f32::NAN; w.col_rows() * w.positions()];
             w.im2col(&x, &mut col);
             for (r, row) in col.chunks_exact(w.positions()).enumerate() {
-                let (c, ky, kx) = (r / 6, r / 2 % 3, r % 2);
+                let (c, ky, kx) = (r / (3 * kw), r / kw % 3, r % kw);
                 for (q, &v) in row.iter().enumerate() {
                     let iy = (q / w.out_w * stride + ky) as isize - pad as isize;
                     let ix = (q % w.out_w * stride + kx) as isize - pad as isize;

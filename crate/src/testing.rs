@@ -421,8 +421,18 @@ pub fn kernel_mismatch() -> Option<String> {
                 gcol[(gi * k + t) * p + j] = s;
             }
         }
+        // col2im by its definition: row by row of im2col, every entry onto the input it came from
         let mut want_t = vec![0.0f32; c * h * w];
-        win.col2im(&gcol, &mut want_t);
+        for (t, row) in gcol.chunks_exact(p).enumerate() {
+            let (ci, ky, kx) = (t / (kk * kk), t / kk % kk, t % kk);
+            for (q, &v) in row.iter().enumerate() {
+                let iy = ((q / win.out_w) * st + ky * dil) as isize - pad[0] as isize;
+                let ix = ((q % win.out_w) * st + kx * dil) as isize - pad[1] as isize;
+                if (0..h as isize).contains(&iy) && (0..w as isize).contains(&ix) {
+                    want_t[(ci * h + iy as usize) * w + ix as usize] += v;
+                }
+            }
+        }
         let mut buf = vec![f32::NAN; op.col_len()];
         let (mut got, mut got_t) = (vec![f32::NAN; oc * p], vec![f32::NAN; c * h * w]);
         op.forward(&wts, None, Some(&bias), &x, None, &mut buf, &mut got);
