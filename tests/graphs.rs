@@ -202,6 +202,15 @@ fn graphs_too_large_or_malformed_are_errors_not_panics() {
     huge.padding = [1000; 4];
     let e = err(vec![Layer::Conv2d(huge), Layer::Flatten, dense(1029 * 1029, 2)], chain(3), 2);
     assert!(e.contains("input patches"), "{e}");
+    // a depthwise convolution with a small im2col whose padded input would not fit in memory
+    let mut padded = Conv2d::new(Array4::from_elem((2, 1, 1, 1), 1.0), Array1::zeros(2), [4096, 4096], 0);
+    (padded.padding, padded.groups) = ([4096; 4], 2);
+    let e = err(
+        vec![Layer::Relu, Layer::Concat, Layer::Conv2d(padded), Layer::Flatten, dense(2 * 3 * 3, 2)],
+        vec![vec![0], vec![1, 1], vec![2], vec![3], vec![4]],
+        2,
+    );
+    assert!(e.contains("layer 2 (conv2d)") && e.contains("input patches"), "{e}");
     // a node that reads a value computed after it, one that reads too many, an output nobody reads
     let e = err(vec![Layer::Relu, Layer::Add, Layer::Flatten, dense(784, 2)], vec![vec![0], vec![1, 3], vec![2], vec![3]], 2);
     assert!(e.contains("reads value 3, which is not computed before it"), "{e}");

@@ -33,7 +33,8 @@ pub const MAX_ACTIVATION: usize = 4_000_000;
 pub const MAX_NODES: usize = 4096;
 /// Upper bound on the values one node reads.
 pub const MAX_INPUTS: usize = 256;
-/// Upper bound on the im2col buffer of one convolution (input patches times output positions).
+/// Upper bound on the buffers of one convolution: im2col (input patches times output positions), or
+/// the padded input of a depthwise one.
 pub const MAX_COLUMNS: usize = 16 * MAX_ACTIVATION;
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -114,8 +115,9 @@ impl Model {
             if layer.is_linear() && op.is_none() {
                 return Err(fail("its window does not fit the input".into()));
             }
+            // the buffer the op works in, and im2col (which training reads for every convolution)
             let cols = op.as_ref().map_or(Some(0), |o| match o {
-                LinOp::Conv { win, .. } => win.col_rows().checked_mul(win.positions()),
+                LinOp::Conv { win, .. } => win.col_rows().checked_mul(win.positions()).zip(o.checked_col_len()).map(|(a, b)| a.max(b)),
                 _ => Some(0),
             });
             if cols.is_none_or(|n| n > MAX_COLUMNS) {

@@ -54,15 +54,24 @@ impl LinOp {
     }
     /// The length of the buffer `col` that `forward` prepares its input in and `backward` works in (0
     /// if none): im2col; for a depthwise convolution the padded input (or its gradient) and the wide
-    /// row of [`ops::depthwise`].
+    /// row of [`ops::depthwise`]. A model's ops are bounded when it is validated
+    /// ([`LinOp::checked_col_len`]).
     pub fn col_len(&self) -> usize {
-        match *self {
-            LinOp::Conv { win, out_c, groups } => match Self::conv_path(&win, out_c, groups) {
-                ConvPath::Im2col => win.col_rows() * win.positions(),
-                ConvPath::OnInput => 0,
-                ConvPath::Depthwise => Self::padded_len(&win) + if (win.sh, win.sw) == (1, 1) { win.wide_len() } else { 0 },
-            },
-            _ => 0,
+        self.checked_col_len().expect("a validated op's buffer length fits in usize")
+    }
+    /// [`LinOp::col_len`], or `None` if it overflows `usize` (model validation bounds it before any
+    /// buffer exists: a small file may declare a huge padding).
+    pub fn checked_col_len(&self) -> Option<usize> {
+        let LinOp::Conv { win, out_c, groups } = *self else { return Some(0) };
+        match Self::conv_path(&win, out_c, groups) {
+            ConvPath::Im2col => win.col_rows().checked_mul(win.positions()),
+            ConvPath::OnInput => Some(0),
+            ConvPath::Depthwise => {
+                let (ph, pw) = win.padded_dims();
+                let padded = if win.padded() { win.in_c.checked_mul(ph)?.checked_mul(pw)? } else { 0 };
+                let wide = if (win.sh, win.sw) == (1, 1) { (win.out_h - 1).checked_mul(pw)?.checked_add(win.out_w)? } else { 0 };
+                padded.checked_add(wide)
+            }
         }
     }
     /// Floats at the start of `col` that hold the prepared input after `forward` (im2col, or the
