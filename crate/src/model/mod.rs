@@ -279,7 +279,7 @@ impl Model {
     }
 
     /// Runs node `k` forward; `values` holds the values before it (at least `k + 1`). `col` is the
-    /// node's im2col buffer (filled for convolutions).
+    /// node's buffer ([`LinOp::col_len`]), where a convolution leaves its prepared input.
     pub(crate) fn forward_layer(&self, k: usize, values: &[Vec<f32>], col: &mut [f32], out: &mut [f32]) {
         self.layers[k].forward(self.ops[k].as_ref(), self.transposed[k].as_deref(), self.input_shape_of(k), self.node_inputs(k, values), col, out);
     }

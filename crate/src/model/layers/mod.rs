@@ -261,7 +261,8 @@ impl Layer {
     }
 
     /// Forward pass. `op` is the layer's linear map (if it has one), `wt` its weights transposed if it
-    /// is a narrow convolution, `col` its im2col buffer (filled for convolutions).
+    /// is a narrow convolution, `col` its buffer ([`LinOp::col_len`]: a convolution leaves its prepared
+    /// input there, im2col or the padded input).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn forward(&self, op: Option<&LinOp>, wt: Option<&[f32]>, s: Shape, x: Inputs, col: &mut [f32], out: &mut [f32]) {
         match self {
