@@ -3,7 +3,7 @@
 //! over slices where LLVM vectorises them well (natively with AVX2 where the CPU has it), 4-lane
 //! intrinsics where it does not (`v4`: SSE natively, `simd128` in wasm). Every kernel adds in one
 //! documented order without fused multiply-add, so every build gives the same bits
-//! ([`crate::testing::kernel_mismatch`]). No allocation anywhere in this module.
+//! (`testing::kernel_mismatch`, with the `testing` feature). No allocation anywhere in this module.
 
 /// Dot product with eight independent accumulators, so the reduction vectorises without fast-math.
 /// (The lane layout is explicit, so every vector width gives the same bits.)
@@ -682,7 +682,7 @@ fn product(a: &[f32], ars: usize, ats: usize, rows: usize, b: &[f32], t_len: usi
 }
 
 /// Below this many columns (positions of a small output map, as a LeNet's last convolutions have) the
-/// products run across rows instead: [`product_narrow`]; the forward product then reads `w`
+/// products run across rows instead: `product_narrow`; the forward product then reads `w`
 /// transposed, made once per weight set ([`transpose`]).
 pub const NARROW: usize = 8;
 
