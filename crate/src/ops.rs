@@ -766,8 +766,7 @@ fn narrow_tile<const R: usize, const C: usize>(
 
 #[inline(always)]
 fn matmul_impl(w: &[f32], m: usize, k: usize, col: &[f32], p: usize, bias: Option<&[f32]>, out: &mut [f32]) {
-    let init = |i: usize| bias.map_or(0.0, |b| b[i]);
-    product(w, k, 1, m, col, k, p, init, out);
+    product(w, k, 1, m, col, k, p, |i| bias.map_or(0.0, |b| b[i]), out);
 }
 
 #[inline(always)]
@@ -928,7 +927,7 @@ dispatch!(
 
 #[inline(always)]
 fn depthwise_impl(win: Window, w: &[f32], bias: Option<&[f32]>, xp: &[f32], tmp: &mut [f32], out: &mut [f32]) {
-    let (ph, pw) = if win.padded() { win.padded_dims() } else { (win.in_h, win.in_w) };
+    let (ph, pw) = win.padded_dims();
     let (kk, ow, p) = (win.kh * win.kw, win.out_w, win.positions());
     for c in 0..win.in_c {
         let x = &xp[c * ph * pw..(c + 1) * ph * pw];
@@ -966,7 +965,7 @@ fn depthwise_impl(win: Window, w: &[f32], bias: Option<&[f32]>, xp: &[f32], tmp:
 
 #[inline(always)]
 fn depthwise_t_impl(win: Window, w: &[f32], g: &[f32], tmp: &mut [f32], gp: &mut [f32]) {
-    let (ph, pw) = if win.padded() { win.padded_dims() } else { (win.in_h, win.in_w) };
+    let (ph, pw) = win.padded_dims();
     let (kk, ow, p) = (win.kh * win.kw, win.out_w, win.positions());
     gp[..win.in_c * ph * pw].fill(0.0);
     for c in 0..win.in_c {

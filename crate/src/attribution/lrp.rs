@@ -117,6 +117,7 @@ pub(crate) fn lrp_linear(
     // inputs are checked: the layer's own activations are rarely all zero, and scanning them for every
     // term of every layer would cost more than it saves.
     let vanishes = |t: &Term| t.input != InputMod::X && t.bias.is_none() && (0..n_in).all(|j| a_mod(t, j) == 0.0);
+    let prepared = x_col.map_or(&[][..], |c| &c[..op.prepared_len()]);
     for branch in rule.branches_for(r_out, z_orig) {
         // 1. z = sum over terms of forward(rho(W), rho(b), a_mod)
         z.fill(0.0);
@@ -127,12 +128,10 @@ pub(crate) fn lrp_linear(
             let b = t.bias.map(|k| rule.biases[k].as_slice());
             let w = &rule.weights[t.weight];
             let wt = rule.transposed.get(t.weight).map(Vec::as_slice);
-            // x+ and x- of the prepared input the forward pass kept: the map commutes with preparing
-            let prepared = x_col.map_or(&[][..], |c| &c[..op.prepared_len()]);
-            let signed = matches!(t.input, InputMod::XPos | InputMod::XNeg);
             if t.input == InputMod::X {
                 op.forward(w, wt, b, x, x_col, col, tmp);
-            } else if signed && !prepared.is_empty() {
+            } else if matches!(t.input, InputMod::XPos | InputMod::XNeg) && !prepared.is_empty() {
+                // x+ and x- of the prepared input the forward pass kept: the map commutes with preparing
                 let cm = &mut col_mod[..prepared.len()];
                 // one loop per sign, each vectorised
                 if t.input == InputMod::XPos {

@@ -402,9 +402,8 @@ impl Explainer {
     /// The im2col of convolution `i`'s input in the last forward pass: the buffer it kept, or made now
     /// for a convolution that computes without one (on its input, depthwise).
     pub(crate) fn im2col(&self, model: &Model, i: usize) -> Cow<'_, [f32]> {
-        let op = model.op(i);
-        let Some(LinOp::Conv { win, .. }) = op else { return Cow::Borrowed(&[]) };
-        if op.is_some_and(|o| o.keeps_im2col()) {
+        let Some(op @ LinOp::Conv { win, .. }) = model.op(i) else { return Cow::Borrowed(&[]) };
+        if op.keeps_im2col() {
             return Cow::Borrowed(&self.cols[i]);
         }
         let mut col = vec![0.0; win.col_rows() * win.positions()];
