@@ -5,6 +5,8 @@
 //! documented order without fused multiply-add, so every build gives the same bits
 //! (`testing::kernel_mismatch`, with the `testing` feature). No allocation anywhere in this module.
 
+use crate::rules::{stabilize, Mask};
+
 /// Dot product with eight independent accumulators, so the reduction vectorises without fast-math.
 /// (The lane layout is explicit, so every vector width gives the same bits.)
 #[inline(always)]
@@ -23,15 +25,42 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 /// `iter().sum()`, whose chain of dependent additions cannot be reordered without fast-math.
 #[inline]
 pub fn sum(v: &[f32]) -> f32 {
-    let chunks = v.chunks_exact(8);
-    let tail = chunks.remainder();
+    let full = v.len() / 8 * 8;
+    v[full..].iter().fold(reduce8(&lane_sums(&v[..full])), |s, x| s + x)
+}
+
+/// `acc[i] = sum_c v[8c + i]` (`v` a whole number of chunks of eight).
+#[cfg(not(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128"))))]
+#[inline(always)]
+fn lane_sums(v: &[f32]) -> [f32; 8] {
     let mut acc = [0.0f32; 8];
-    for c in chunks {
+    for c in v.chunks_exact(8) {
         for i in 0..8 {
             acc[i] += c[i];
         }
     }
-    tail.iter().fold(reduce8(&acc), |s, x| s + x)
+    acc
+}
+
+/// [`lane_sums`] with two four-lane vectors (LLVM's own loop shuffled every chunk).
+#[cfg(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128")))]
+#[inline(always)]
+fn lane_sums(v: &[f32]) -> [f32; 8] {
+    let (mut a0, mut a1) = (v4::splat(0.0), v4::splat(0.0));
+    let mut o = [0.0f32; 8];
+    for c in v.chunks_exact(8) {
+        // SAFETY: `c` holds eight floats.
+        unsafe {
+            a0 = v4::add(a0, v4::load(c.as_ptr()));
+            a1 = v4::add(a1, v4::load(c.as_ptr().add(4)));
+        }
+    }
+    // SAFETY: `o` holds eight floats.
+    unsafe {
+        v4::store(o.as_mut_ptr(), a0);
+        v4::store(o.as_mut_ptr().add(4), a1);
+    }
+    o
 }
 
 /// The fixed order in which the eight lanes of [`lanes`] are added up.
@@ -255,13 +284,29 @@ fn gather(dst: &mut [f32], src: &[f32], step: usize) {
 #[inline(always)]
 fn scatter_add(dst: &mut [f32], src: &[f32], step: usize) {
     if step == 1 {
-        for (d, s) in dst[..src.len()].iter_mut().zip(src) {
+        // in fours (one vector each; LLVM's own loop of eights left up to seven of a short run scalar)
+        let dst = &mut dst[..src.len()];
+        let mut d4 = dst.chunks_exact_mut(4);
+        let mut s4 = src.chunks_exact(4);
+        for (d, s) in (&mut d4).zip(&mut s4) {
+            for i in 0..4 {
+                d[i] += s[i];
+            }
+        }
+        for (d, s) in d4.into_remainder().iter_mut().zip(s4.remainder()) {
             *d += s;
         }
     } else if step == 2 {
-        let dst = &mut dst[..(2 * src.len()).saturating_sub(1)];
-        for (q, s) in src.iter().enumerate() {
-            dst[2 * q] += s;
+        // in pairs, adding -0.0 to the skipped one (`v + -0.0` is `v` for every `v`, -0.0 included), so
+        // that LLVM vectorises the loop
+        let n = src.len();
+        let (pairs, last) = (n.saturating_sub(1), n.saturating_sub(1));
+        for (d, s) in dst[..2 * pairs].chunks_exact_mut(2).zip(&src[..pairs]) {
+            d[0] += s;
+            d[1] += -0.0;
+        }
+        if n > 0 {
+            dst[2 * last] += src[last];
         }
     } else {
         for (q, s) in src.iter().enumerate() {
@@ -542,7 +587,25 @@ fn tile<const W: usize>(
         }
         return;
     }
-    // the one to three ragged rows at the bottom: two at a time (sharing the loads of `b`), then one
+    // the one to three ragged rows at the bottom: three at once, or two at a time (sharing the loads
+    // of `b`), then one
+    if nr == 3 {
+        let (mut c0, mut c1, mut c2) = ([init[0]; W], [init[1]; W], [init[2]; W]);
+        for t in 0..t_len {
+            let bt = bt(t);
+            let o = t * ats;
+            let (a0, a1, a2) = (a[r0 * ars + o], a[(r0 + 1) * ars + o], a[(r0 + 2) * ars + o]);
+            for q in 0..W {
+                c0[q] += a0 * bt[q];
+                c1[q] += a1 * bt[q];
+                c2[q] += a2 * bt[q];
+            }
+        }
+        for (r, c) in [c0, c1, c2].iter().enumerate() {
+            out[(r0 + r) * p + j..(r0 + r) * p + j + W].copy_from_slice(c);
+        }
+        return;
+    }
     let mut r = 0;
     while r + 2 <= nr {
         let (mut c0, mut c1) = ([init[r]; W], [init[r + 1]; W]);
@@ -649,14 +712,30 @@ fn product(a: &[f32], ars: usize, ats: usize, rows: usize, b: &[f32], t_len: usi
         }
         return;
     }
-    let full_cols = p - p % TC;
     for r0 in (0..rows).step_by(TR) {
         let nr = TR.min(rows - r0);
         let iv: [f32; TR] = std::array::from_fn(|r| if r < nr { init(r0 + r) } else { 0.0 });
-        for j in (0..full_cols).step_by(TC) {
-            tile_full(a, ars, ats, r0, nr, b, t_len, p, j, iv, out);
+        // ragged rows take wider tiles, so that every tile has as many independent sums as a full one
+        let mut j = 0;
+        match nr {
+            1 => {
+                while j + 4 * TC <= p {
+                    tile::<{ 4 * TC }>(a, ars, ats, r0, nr, b, t_len, p, j, iv, out);
+                    j += 4 * TC;
+                }
+            }
+            2 => {
+                while j + 2 * TC <= p {
+                    tile::<{ 2 * TC }>(a, ars, ats, r0, nr, b, t_len, p, j, iv, out);
+                    j += 2 * TC;
+                }
+            }
+            _ => {}
         }
-        let mut j = full_cols;
+        while j + TC <= p {
+            tile_full(a, ars, ats, r0, nr, b, t_len, p, j, iv, out);
+            j += TC;
+        }
         while j < p {
             let w = p - j;
             j += match w {
@@ -867,13 +946,13 @@ fn use_avx2() -> bool {
     *AVX2.get_or_init(|| std::is_x86_feature_detected!("avx2") && std::env::var_os("LRP_PORTABLE").is_none())
 }
 
-/// Generates a public kernel that runs an AVX2 build of `$impl` where the CPU has it (detected once
+/// Generates a kernel (of the visibility given) that runs an AVX2 build of `$impl` where the CPU has it (detected once
 /// by std), and the portable build elsewhere (wasm: `simd128` when compiled with it). Both builds
 /// compute identical results: the kernels never reassociate sums.
 macro_rules! dispatch {
-    ($(#[$doc:meta])* $name:ident, $avx:ident, $impl:ident, ($($arg:ident: $ty:ty),*)) => {
+    ($(#[$doc:meta])* $vis:vis $name:ident, $avx:ident, $impl:ident, ($($arg:ident: $ty:ty),*)) => {
         $(#[$doc])*
-        pub fn $name($($arg: $ty),*) {
+        $vis fn $name($($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
             {
                 if use_avx2() {
@@ -893,23 +972,23 @@ macro_rules! dispatch {
 
 dispatch!(
     /// `out[m, p] = sum_k w[m, k] * col[k, p]` (+ `bias[m]`): a convolution after im2col.
-    matmul, matmul_avx2, matmul_impl, (w: &[f32], m: usize, k: usize, col: &[f32], p: usize, bias: Option<&[f32]>, out: &mut [f32]));
+    pub matmul, matmul_avx2, matmul_impl, (w: &[f32], m: usize, k: usize, col: &[f32], p: usize, bias: Option<&[f32]>, out: &mut [f32]));
 dispatch!(
     /// [`matmul`] for a narrow map (`p` < [`NARROW`]) from `wt`, the weights transposed (`k x m`): the
     /// same results, in tiles across output channels.
-    matmul_narrow, matmul_narrow_avx2, matmul_narrow_impl, (wt: &[f32], m: usize, k: usize, col: &[f32], p: usize, bias: Option<&[f32]>, out: &mut [f32]));
+    pub matmul_narrow, matmul_narrow_avx2, matmul_narrow_impl, (wt: &[f32], m: usize, k: usize, col: &[f32], p: usize, bias: Option<&[f32]>, out: &mut [f32]));
 dispatch!(
     /// `gcol[k, p] = sum_m w[m, k] * g[m, p]`: the transpose of [`matmul`] (without bias).
-    matmul_t, matmul_t_avx2, matmul_t_impl, (w: &[f32], m: usize, k: usize, g: &[f32], p: usize, gcol: &mut [f32]));
+    pub matmul_t, matmul_t_avx2, matmul_t_impl, (w: &[f32], m: usize, k: usize, g: &[f32], p: usize, gcol: &mut [f32]));
 dispatch!(
     /// `out = w * x + b` for a dense layer, `w` row-major `[out, in]`.
-    dense_forward, dense_forward_avx2, dense_forward_impl, (w: &[f32], n_in: usize, x: &[f32], bias: Option<&[f32]>, out: &mut [f32]));
+    pub dense_forward, dense_forward_avx2, dense_forward_impl, (w: &[f32], n_in: usize, x: &[f32], bias: Option<&[f32]>, out: &mut [f32]));
 dispatch!(
     /// `gx = w^T g` for a dense layer (rows with zero upstream gradient are skipped).
-    dense_backward, dense_backward_avx2, dense_backward_impl, (w: &[f32], n_in: usize, g: &[f32], gx: &mut [f32]));
+    pub dense_backward, dense_backward_avx2, dense_backward_impl, (w: &[f32], n_in: usize, g: &[f32], gx: &mut [f32]));
 dispatch!(
     /// `dw[m, k] += sum_p g[m, p] * col[k, p]`: the weight gradient of a convolution (training).
-    weight_grad, weight_grad_avx2, weight_grad_impl, (g: &[f32], m: usize, col: &[f32], k: usize, p: usize, dw: &mut [f32]));
+    pub weight_grad, weight_grad_avx2, weight_grad_impl, (g: &[f32], m: usize, col: &[f32], k: usize, p: usize, dw: &mut [f32]));
 
 dispatch!(
     /// A depthwise convolution (one input and one output channel per group, weights `[c, kh, kw]`) on
@@ -918,12 +997,32 @@ dispatch!(
     /// im2col and [`matmul`] in their order, padding products included (the same bits). At stride 1 a
     /// channel's outputs are computed as one long row of [`Window::wide_len`] floats in `tmp` (running
     /// on through the padding between output rows), then picked out.
-    depthwise, depthwise_avx2, depthwise_impl, (win: Window, w: &[f32], bias: Option<&[f32]>, xp: &[f32], tmp: &mut [f32], out: &mut [f32]));
+    pub depthwise, depthwise_avx2, depthwise_impl, (win: Window, w: &[f32], bias: Option<&[f32]>, xp: &[f32], tmp: &mut [f32], out: &mut [f32]));
 dispatch!(
     /// The transpose of [`depthwise`] into the padded gradient `gp` (overwritten): for each `(ky, kx)`
     /// in order, every output adds `w * g` to the input under it, as [`matmul_t`] then
     /// [`Window::col2im`] add them (`tmp`: the wide row at stride 1).
-    depthwise_t, depthwise_t_avx2, depthwise_t_impl, (win: Window, w: &[f32], g: &[f32], tmp: &mut [f32], gp: &mut [f32]));
+    pub depthwise_t, depthwise_t_avx2, depthwise_t_impl, (win: Window, w: &[f32], g: &[f32], tmp: &mut [f32], gp: &mut [f32]));
+
+dispatch!(
+    /// LRP's shares: `s[k] = coef * r[k] / stabilize(z[k], eps)` where `mask` holds for `z_orig[k]`,
+    /// else 0 (one loop per mask, each vectorised; AVX2 divides eight at once).
+    pub(crate) shares, shares_avx2, shares_impl, (s: &mut [f32], r: &[f32], z: &[f32], z_orig: &[f32], coef: f32, eps: f32, mask: Mask));
+
+#[inline(always)]
+fn shares_impl(s: &mut [f32], r: &[f32], z: &[f32], z_orig: &[f32], coef: f32, eps: f32, mask: Mask) {
+    #[inline(always)]
+    fn each(s: &mut [f32], r: &[f32], z: &[f32], z_orig: &[f32], coef: f32, eps: f32, on: impl Fn(f32) -> bool) {
+        for (((sk, &rk), &zk), &zo) in s.iter_mut().zip(r).zip(z).zip(z_orig) {
+            *sk = if on(zo) { coef * rk / stabilize(zk, eps) } else { 0.0 };
+        }
+    }
+    match mask {
+        Mask::All => each(s, r, z, z_orig, coef, eps, |_| true),
+        Mask::Positive => each(s, r, z, z_orig, coef, eps, |zo| zo > 0.0),
+        Mask::Negative => each(s, r, z, z_orig, coef, eps, |zo| zo < 0.0),
+    }
+}
 
 #[inline(always)]
 fn depthwise_impl(win: Window, w: &[f32], bias: Option<&[f32]>, xp: &[f32], tmp: &mut [f32], out: &mut [f32]) {

@@ -310,7 +310,8 @@ pub fn kernel_mismatch() -> Option<String> {
         }
     }
     // the order of the products: out[r, j] = init(r), then + a(r, t) * b[t, j] for t = 0, 1, ...
-    // (tiles of four rows and of one to three; full-width tiles and every narrower width from 15 to 1;
+    // (tiles of four rows and of one to three, the ragged rows also in wider tiles; full-width tiles and
+    // every narrower width from 15 to 1;
     // maps narrower than 8 positions in tiles across 16, 8, 4 and 1 rows)
     let shapes = [
         (1, 1, 1),
@@ -329,6 +330,9 @@ pub fn kernel_mismatch() -> Option<String> {
         (4, 7, 7),
         (3, 5, 2),
         (29, 3, 6),
+        (7, 9, 41),
+        (6, 11, 70),
+        (19, 20, 200),
     ];
     let narrow = (1..=15).map(|p| (2 + p % 5, 3 + p % 4, p));
     for (m, k, p) in shapes.into_iter().chain(narrow) {

@@ -7,7 +7,7 @@ use super::{Explainer, Scratch};
 use crate::composite::Composite;
 use crate::model::{LinOp, Model, Relevance, Sink};
 use crate::ops;
-use crate::rules::{stabilize, InputMod, Mask, PreparedRule, Term};
+use crate::rules::{InputMod, PreparedRule, Term};
 
 impl Explainer {
     /// Binds the composite's rules to the model's weights (cached until the model or composite changes).
@@ -141,21 +141,13 @@ pub(crate) fn lrp_linear(
                 }
                 op.forward(w, wt, b, x, Some(cm), col, tmp);
             } else {
-                for (j, v) in xmod.iter_mut().enumerate() {
-                    *v = a_mod(t, j);
-                }
+                modify(t.input, x, bounds, xmod);
                 op.forward(w, wt, b, xmod, None, col, tmp);
             }
             z.iter_mut().zip(tmp.iter()).for_each(|(zk, v)| *zk += t.sign * v);
         }
-        // 2. s = coef * R / stabilize(z), restricted to the branch's neurons (one loop per mask, so
-        // that each vectorises)
-        let (coef, eps) = (branch.coef, branch.eps);
-        match branch.mask {
-            Mask::All => shares(s, r_out, z, z_orig, coef, eps, |_| true),
-            Mask::Positive => shares(s, r_out, z, z_orig, coef, eps, |zo| zo > 0.0),
-            Mask::Negative => shares(s, r_out, z, z_orig, coef, eps, |zo| zo < 0.0),
-        }
+        // 2. s = coef * R / stabilize(z), restricted to the branch's neurons
+        ops::shares(s, r_out, z, z_orig, branch.coef, branch.eps, branch.mask);
         // 3.-4. R_in += a_mod * backward(rho(W), s), per term
         for t in branch.terms.iter().filter(|t| !vanishes(t)) {
             op.backward(&rule.weights[t.weight], s, col, c);
@@ -164,18 +156,29 @@ pub(crate) fn lrp_linear(
                     *r += t.sign * a * cj;
                 }
             } else {
-                for (j, (r, &cj)) in r_in.iter_mut().zip(c.iter()).enumerate() {
-                    *r += t.sign * a_mod(t, j) * cj;
+                modify(t.input, x, bounds, xmod);
+                for ((r, &a), &cj) in r_in.iter_mut().zip(xmod.iter()).zip(c.iter()) {
+                    *r += t.sign * a * cj;
                 }
             }
         }
     }
 }
 
-/// `s[k] = coef * r[k] / stabilize(z[k], eps)` where `on(z_orig[k])`, else 0.
-#[inline(always)]
-fn shares(s: &mut [f32], r: &[f32], z: &[f32], z_orig: &[f32], coef: f32, eps: f32, on: impl Fn(f32) -> bool) {
-    for (((sk, &rk), &zk), &zo) in s.iter_mut().zip(r).zip(z).zip(z_orig) {
-        *sk = if on(zo) { coef * rk / stabilize(zk, eps) } else { 0.0 };
+/// `out[j] = input.apply(x[j], lo[j], hi[j])` (the bounds read as 0 past their end), one loop per
+/// modification so that each vectorises.
+fn modify(input: InputMod, x: &[f32], (lo, hi): (&[f32], &[f32]), out: &mut [f32]) {
+    let bound = |b: &[f32], out: &mut [f32]| {
+        let n = b.len().min(out.len());
+        out[..n].copy_from_slice(&b[..n]);
+        out[n..].fill(0.0);
+    };
+    match input {
+        InputMod::X => out.copy_from_slice(x),
+        InputMod::XPos => out.iter_mut().zip(x).for_each(|(o, &v)| *o = ops::pmax(v, 0.0)),
+        InputMod::XNeg => out.iter_mut().zip(x).for_each(|(o, &v)| *o = ops::pmin(v, 0.0)),
+        InputMod::Low => bound(lo, out),
+        InputMod::High => bound(hi, out),
+        InputMod::Ones => out.fill(1.0),
     }
 }
