@@ -567,14 +567,17 @@ fn tile<const W: usize>(
     init: [f32; TR],
     out: &mut [f32],
 ) {
-    let bt = |t: usize| -> &[f32; W] { b[t * p + j..t * p + j + W].try_into().expect("tile inside the row") };
+    // every index the loops touch, checked once (checks inside them cost as much as the products)
+    assert!(t_len == 0 || nr == 0 || ((t_len - 1) * p + j + W <= b.len() && (r0 + nr - 1) * ars + (t_len - 1) * ats < a.len()));
+    // SAFETY (both): t < t_len and r < nr, so the indices lie inside `b` and `a` by the assert above.
+    let bt = |t: usize| -> &[f32; W] { unsafe { &*b.as_ptr().add(t * p + j).cast::<[f32; W]>() } };
+    let av = |r: usize, t: usize| -> f32 { unsafe { *a.get_unchecked((r0 + r) * ars + t * ats) } };
     if nr == TR {
         // four named accumulators: LLVM keeps them in registers (an array of them it spills)
         let (mut c0, mut c1, mut c2, mut c3) = ([init[0]; W], [init[1]; W], [init[2]; W], [init[3]; W]);
         for t in 0..t_len {
             let bt = bt(t);
-            let o = t * ats;
-            let (a0, a1, a2, a3) = (a[r0 * ars + o], a[(r0 + 1) * ars + o], a[(r0 + 2) * ars + o], a[(r0 + 3) * ars + o]);
+            let (a0, a1, a2, a3) = (av(0, t), av(1, t), av(2, t), av(3, t));
             for q in 0..W {
                 c0[q] += a0 * bt[q];
                 c1[q] += a1 * bt[q];
@@ -593,8 +596,7 @@ fn tile<const W: usize>(
         let (mut c0, mut c1, mut c2) = ([init[0]; W], [init[1]; W], [init[2]; W]);
         for t in 0..t_len {
             let bt = bt(t);
-            let o = t * ats;
-            let (a0, a1, a2) = (a[r0 * ars + o], a[(r0 + 1) * ars + o], a[(r0 + 2) * ars + o]);
+            let (a0, a1, a2) = (av(0, t), av(1, t), av(2, t));
             for q in 0..W {
                 c0[q] += a0 * bt[q];
                 c1[q] += a1 * bt[q];
@@ -611,8 +613,7 @@ fn tile<const W: usize>(
         let (mut c0, mut c1) = ([init[r]; W], [init[r + 1]; W]);
         for t in 0..t_len {
             let bt = bt(t);
-            let o = t * ats;
-            let (a0, a1) = (a[(r0 + r) * ars + o], a[(r0 + r + 1) * ars + o]);
+            let (a0, a1) = (av(r, t), av(r + 1, t));
             for q in 0..W {
                 c0[q] += a0 * bt[q];
                 c1[q] += a1 * bt[q];
@@ -625,9 +626,9 @@ fn tile<const W: usize>(
     if r < nr {
         let mut c = [init[r]; W];
         for t in 0..t_len {
-            let (bt, av) = (bt(t), a[(r0 + r) * ars + t * ats]);
+            let (bt, ar) = (bt(t), av(r, t));
             for q in 0..W {
-                c[q] += av * bt[q];
+                c[q] += ar * bt[q];
             }
         }
         out[(r0 + r) * p + j..(r0 + r) * p + j + W].copy_from_slice(&c);
@@ -679,11 +680,15 @@ fn tile_full(a: &[f32], ars: usize, ats: usize, r0: usize, nr: usize, b: &[f32],
     if nr != TR {
         return tile::<TC>(a, ars, ats, r0, nr, b, t_len, p, j, init, out);
     }
+    // every index the loop touches, checked once (checks inside it cost as much as the products)
+    assert!(t_len == 0 || ((t_len - 1) * p + j + TC <= b.len() && (r0 + TR - 1) * ars + (t_len - 1) * ats < a.len()));
     let (mut c0, mut c1, mut c2, mut c3) = ([init[0]; TC], [init[1]; TC], [init[2]; TC], [init[3]; TC]);
     for t in 0..t_len {
-        let bt: &[f32; TC] = b[t * p + j..t * p + j + TC].try_into().expect("tile inside the row");
-        let o = t * ats;
-        let (a0, a1, a2, a3) = (a[r0 * ars + o], a[(r0 + 1) * ars + o], a[(r0 + 2) * ars + o], a[(r0 + 3) * ars + o]);
+        // SAFETY: t < t_len and r < TR, so every index lies inside `b` and `a` by the assert above.
+        let (bt, a0, a1, a2, a3) = unsafe {
+            let ap = a.as_ptr().add(r0 * ars + t * ats);
+            (&*b.as_ptr().add(t * p + j).cast::<[f32; TC]>(), *ap, *ap.add(ars), *ap.add(2 * ars), *ap.add(3 * ars))
+        };
         for q in 0..TC {
             c0[q] += a0 * bt[q];
             c1[q] += a1 * bt[q];
@@ -826,9 +831,11 @@ fn narrow_tile<const R: usize, const C: usize>(
     out: &mut [f32],
 ) -> usize {
     let mut c = [iv; C];
+    // every index the loop touches, checked once (checks inside it cost as much as the products)
+    assert!(t_len == 0 || ((t_len - 1) * ats + r0 + R <= a.len() && (t_len - 1) * p + j + C <= b.len()));
     for t in 0..t_len {
-        let at: &[f32; R] = a[t * ats + r0..t * ats + r0 + R].try_into().expect("tile inside the row");
-        let bt: &[f32; C] = b[t * p + j..t * p + j + C].try_into().expect("tile inside the row");
+        // SAFETY: t * ats + r0 + R <= a.len() and t * p + j + C <= b.len() by the assert above.
+        let (at, bt) = unsafe { (&*a.as_ptr().add(t * ats + r0).cast::<[f32; R]>(), &*b.as_ptr().add(t * p + j).cast::<[f32; C]>()) };
         for (cq, &bq) in c.iter_mut().zip(bt) {
             for i in 0..R {
                 cq[i] += at[i] * bq;
