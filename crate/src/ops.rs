@@ -299,14 +299,13 @@ fn scatter_add(dst: &mut [f32], src: &[f32], step: usize) {
     } else if step == 2 {
         // in pairs, adding -0.0 to the skipped one (`v + -0.0` is `v` for every `v`, -0.0 included), so
         // that LLVM vectorises the loop
-        let n = src.len();
-        let (pairs, last) = (n.saturating_sub(1), n.saturating_sub(1));
-        for (d, s) in dst[..2 * pairs].chunks_exact_mut(2).zip(&src[..pairs]) {
+        let last = src.len().saturating_sub(1);
+        for (d, s) in dst[..2 * last].chunks_exact_mut(2).zip(&src[..last]) {
             d[0] += s;
             d[1] += -0.0;
         }
-        if n > 0 {
-            dst[2 * last] += src[last];
+        if let Some(s) = src.last() {
+            dst[2 * last] += s;
         }
     } else {
         for (q, s) in src.iter().enumerate() {

@@ -133,12 +133,7 @@ pub(crate) fn lrp_linear(
             } else if matches!(t.input, InputMod::XPos | InputMod::XNeg) && !prepared.is_empty() {
                 // x+ and x- of the prepared input the forward pass kept: the map commutes with preparing
                 let cm = &mut col_mod[..prepared.len()];
-                // one loop per sign, each vectorised
-                if t.input == InputMod::XPos {
-                    cm.iter_mut().zip(prepared).for_each(|(m, &v)| *m = ops::pmax(v, 0.0));
-                } else {
-                    cm.iter_mut().zip(prepared).for_each(|(m, &v)| *m = ops::pmin(v, 0.0));
-                }
+                modify(t.input, prepared, (&[], &[]), cm);
                 op.forward(w, wt, b, x, Some(cm), col, tmp);
             } else {
                 modify(t.input, x, bounds, xmod);
