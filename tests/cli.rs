@@ -231,3 +231,76 @@ fn methods_lists_the_registry_and_explain_refuses_other_names() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("lrp-7") && err.contains("epsilon-plus"), "{err}");
 }
+
+fn onnx_fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/onnx").join(name)
+}
+
+#[test]
+fn onnx_models_predict_explain_and_convert() {
+    let (_, input) = setup("onnx");
+    let cnn = onnx_fixture("mnist-cnn.onnx");
+    // predict: logits, the prediction and the top five classes with names
+    let v = json(&lrp().args(["predict", "--model"]).arg(&cnn).arg("--input").arg(&input).output().unwrap());
+    let top = v["top"].as_array().unwrap();
+    assert_eq!(top.len(), 5);
+    assert_eq!(top[0]["class"], v["prediction"]);
+    assert!(top.windows(2).all(|w| w[0]["logit"].as_f64() >= w[1]["logit"].as_f64()));
+    // explain with a registry name, as an .npy of the input's shape
+    let out = tmp("onnx-r.npy");
+    let st = lrp().args(["explain", "--method", "epsilon-plus-flat", "--model"]).arg(&cnn).arg("--input").arg(&input).arg("--out").arg(&out).status().unwrap();
+    assert!(st.success());
+    let r: ndarray::ArrayD<f32> = ndarray_npy::read_npy(&out).unwrap();
+    assert_eq!(r.shape(), [28, 28]);
+    // convert keeps the normalisation and class names; the converted file explains the same
+    let classes = tmp("onnx-classes.txt");
+    std::fs::write(&classes, "zero\none\ntwo\nthree\nfour\nfive\nsix\nseven\neight\nnine\n").unwrap();
+    let converted = tmp("onnx-converted.safetensors");
+    let v = json(
+        &lrp()
+            .arg("convert")
+            .arg(onnx_fixture("resblock.onnx"))
+            .arg("--out")
+            .arg(&converted)
+            .args(["--mean", "0.5", "--std", "0.5", "--name", "resblock"])
+            .arg("--classes")
+            .arg(&classes)
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(v["name"], "resblock");
+    assert_eq!(v["classes"][9], "nine");
+    assert_eq!(v["input_stage"]["scale"][0], 2.0);
+    let direct = json(
+        &lrp().args(["explain", "--mean", "0.5", "--std", "0.5", "--model"]).arg(onnx_fixture("resblock.onnx")).arg("--input").arg(&input).output().unwrap(),
+    );
+    let again = json(&lrp().args(["explain", "--model"]).arg(&converted).arg("--input").arg(&input).output().unwrap());
+    assert_eq!(direct["heatmap"], again["heatmap"]);
+    assert_eq!(direct["logits"], again["logits"]);
+}
+
+#[test]
+fn onnx_errors_are_one_line() {
+    let (model, input) = setup("onnx-err");
+    let bad = tmp("bad.onnx");
+    std::fs::write(&bad, b"this is not a protobuf").unwrap();
+    for args in [
+        vec!["info".into(), "--model".into(), bad.clone().into_os_string()],
+        vec!["info".into(), "--model".into(), model.clone().into_os_string(), "--mean".into(), "0.5".into(), "--std".into(), "0.5".into()],
+        vec![
+            "predict".into(),
+            "--model".into(),
+            onnx_fixture("lenet.onnx").into_os_string(),
+            "--input".into(),
+            input.clone().into_os_string(),
+            "--mean".into(),
+            "0,1".into(),
+            "--std".into(),
+            "1".into(),
+        ],
+    ] {
+        let out = lrp().args(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.trim().lines().count() == 1, "{args:?}: {err}");
+    }
+}

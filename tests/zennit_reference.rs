@@ -4,14 +4,19 @@
 //! stage) and four graphs: `normconv` (3x32x32, per-channel normalisation, stride-2 "SAME" padding,
 //! BatchNorm, ReLU6), `resblock` (a depthwise-separable residual block), `gap` (global average
 //! pooling) and `concat` (two branches concatenated). Tolerance: 1e-5 relative to max |R|.
+//!
+//! The same graphs, and an MLP, a LeNet-like CNN and a CNN ending in Softmax, exported by PyTorch to
+//! ONNX (tests/reference/onnx_fixtures.py, under tests/fixtures/onnx/): loaded through the ONNX
+//! importer they give torch's logits and Zennit's heatmaps to the same tolerances.
 #![cfg(not(target_arch = "wasm32"))]
 
+use lrp::model::{import_onnx, OnnxOptions};
 use lrp::{Composite, Explainer, Layer, Method, Model, Params, Query, Rule, RuleParams};
 use serde_json::Value;
 use std::path::PathBuf;
 
-fn fixture_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/zennit")
+fn fixture_dir(kind: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures").join(kind)
 }
 
 fn floats(v: &Value) -> Vec<f32> {
@@ -41,12 +46,26 @@ fn fixture_composite(model: &Model, types: &[String], rules: &Value) -> Composit
     Composite::from_list(model, &list).unwrap()
 }
 
+/// A safetensors fixture: the model and its file's layer types.
 fn check(name: &str) -> usize {
-    let dir = fixture_dir();
+    check_with("zennit", name, |bytes, _| (Model::try_from(bytes).unwrap(), Some(file_layer_types(bytes))))
+}
+
+/// An ONNX fixture, loaded with the fixture's mean and std (the file does not say them).
+fn check_onnx(name: &str) -> usize {
+    check_with("onnx", name, |bytes, fx| {
+        let options = OnnxOptions::default().with_mean_std(&floats(&fx["mean"]), &floats(&fx["std"]));
+        (import_onnx(bytes, &options).unwrap(), None)
+    })
+}
+
+/// Compares logits and every heatmap with the fixture's; `load` reads the model (and, for our own
+/// files, the layer types the fixture's rule lists follow).
+fn check_with(kind: &str, name: &str, load: impl Fn(&[u8], &Value) -> (Model, Option<Vec<String>>)) -> usize {
+    let dir = fixture_dir(kind);
     let fx: Value = serde_json::from_str(&std::fs::read_to_string(dir.join(format!("{name}.json"))).unwrap()).unwrap();
     let bytes = std::fs::read(dir.join(fx["model"].as_str().unwrap())).unwrap();
-    let model = Model::try_from(bytes.as_slice()).unwrap();
-    let types = file_layer_types(&bytes);
+    let (model, types) = load(&bytes, &fx);
     let pixels = floats(&fx["pixels"]);
     assert_eq!(pixels.len(), model.input_len(), "{name}: the fixture's input fits the model");
     let target = fx["target"].as_u64().unwrap() as usize;
@@ -65,9 +84,9 @@ fn check(name: &str) -> usize {
             Method::from_rule_list(&list, &model, &Params::default()).unwrap()
         } else {
             let m = Method::from_name(method, &model, &Params::default()).unwrap();
-            if let (Method::Lrp(ours), Some(rules)) = (&m, res.get("rules")) {
+            if let (Method::Lrp(ours), Some(rules), Some(types)) = (&m, res.get("rules"), &types) {
                 // the preset is the composite Zennit was given
-                assert_eq!(ours, &fixture_composite(&model, &types, rules), "{name} {method}: rules");
+                assert_eq!(ours, &fixture_composite(&model, types, rules), "{name} {method}: rules");
             }
             m
         };
@@ -122,4 +141,42 @@ fn global_average_pooling_matches_zennit() {
 #[test]
 fn concatenated_branches_match_zennit() {
     assert_eq!(check("concat"), 8);
+}
+
+#[test]
+fn onnx_mlp_with_a_flat_input_matches_torch_and_zennit() {
+    assert_eq!(check_onnx("mlp"), 8);
+}
+
+#[test]
+fn onnx_lenet_from_the_torch_export_exporter_matches_torch_and_zennit() {
+    assert_eq!(check_onnx("lenet"), 8);
+}
+
+#[test]
+fn onnx_residual_block_with_batchnorm_and_padding_subgraphs_matches_torch_and_zennit() {
+    assert_eq!(check_onnx("resblock"), 8);
+}
+
+#[test]
+fn onnx_rgb_same_padding_batchnorm_relu6_matches_torch_and_zennit() {
+    assert_eq!(check_onnx("normconv"), 8);
+}
+
+#[test]
+fn onnx_global_average_pooling_as_reduce_mean_matches_torch_and_zennit() {
+    assert_eq!(check_onnx("gap"), 8);
+}
+
+#[test]
+fn onnx_concatenation_matches_torch_and_zennit() {
+    assert_eq!(check_onnx("concat"), 8);
+}
+
+#[test]
+fn onnx_final_softmax_is_removed_and_the_logits_match_torch_and_zennit() {
+    assert_eq!(check_onnx("softmax"), 8);
+    let bytes = std::fs::read(fixture_dir("onnx").join("softmax.onnx")).unwrap();
+    let model = import_onnx(&bytes, &OnnxOptions::default()).unwrap();
+    assert!(model.meta().description.contains("Softmax was removed"), "{}", model.meta().description);
 }

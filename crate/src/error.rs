@@ -24,6 +24,9 @@ pub enum LrpError {
     /// An LRP Toolbox text model could not be parsed.
     #[error("toolbox model, line {line}: {message}")]
     Toolbox { line: usize, message: String },
+    /// An ONNX file could not be read or uses what the engine does not support.
+    #[error("ONNX model: {0}")]
+    Onnx(String),
     /// Anything around files and I/O (native only).
     #[error("{0}")]
     Io(String),

@@ -563,27 +563,22 @@ def rule_record(net, method):
             "batchnorm": "folded into the preceding conv", "layers": layers}
 
 
-def graph_fixture(g, out):
-    net = g.net.eval()
-    c, h, w = g.shape
-    path = out / f"{g.name}.safetensors"
-    save_graph(g, path)
-    pixels = drawing(np.random.default_rng(100 + GRAPH_SEED[g.name]), g.shape)
+def graph_pixels(g, seed):
+    """The fixture's input: a drawing of the net's input shape."""
+    pixels = drawing(np.random.default_rng(100 + seed), g.shape)
     if any(isinstance(layer, torch.nn.MaxPool2d) for layer in g.net.layers):
         # a black background makes equal maxima (a ReLU of a bias): torch routes a tie to the first
         # maximum, LRP Live splits it (lrp-conventions.md). A dither of 1e-3 leaves no exact ties.
-        dither = np.random.default_rng(200 + GRAPH_SEED[g.name]).uniform(0.0, 1e-3, g.shape)
+        dither = np.random.default_rng(200 + seed).uniform(0.0, 1e-3, g.shape)
         pixels = np.clip(pixels + dither, 0.0, 1.0).astype(np.float32)
-    mean = torch.tensor(g.mean, dtype=torch.float32).reshape(1, c, 1, 1)
-    std = torch.tensor(g.std, dtype=torch.float32).reshape(1, c, 1, 1)
-    x = (torch.from_numpy(pixels).reshape(1, c, h, w) - mean) / std
-    with torch.no_grad():
-        logits = net(x)[0]
-    reference = numpy_forward(path, pixels)
-    diff = float(np.abs(reference - logits.double().numpy()).max())
-    assert diff < 1e-5, f"{g.name}: the saved file's numpy forward differs from torch by {diff}"
-    target = int(logits.argmax())
-    low, high = ((0.0 - mean) / std).expand(1, c, h, w).clone(), ((1.0 - mean) / std).expand(1, c, h, w).clone()
+    return pixels
+
+
+def zennit_results(net, x, logits, target, mean, std):
+    """Zennit's heatmaps of a Graph for the class `target`: the gradient, gradient x input and every
+    GRAPH_METHODS preset (BatchNorm merged by ExactMergeBatchNorm). Also returns how far the BN-merged
+    network's output is from `logits`. Every heatmap is checked finite and not all zero."""
+    low, high = ((0.0 - mean) / std).expand(x.shape).clone(), ((1.0 - mean) / std).expand(x.shape).clone()
     pairs = net.bn_pairs()
     name_map = [((f"layers.{a}",), f"layers.{b}") for a, b in pairs]
 
@@ -602,15 +597,34 @@ def graph_fixture(g, out):
             output, rel = attributor(x.clone().requires_grad_(True), torch.eye(10)[[target]] * logits[target])
         merged_diff = max(merged_diff, float((output[0].detach() - logits).abs().max()))
         results[method] = {"heatmap": f32(rel[0]), "padding": 0.0, "rules": rule_record(net, method)}
-    assert merged_diff < 1e-5, f"{g.name}: the BN-merged network differs from torch by {merged_diff}"
+    assert merged_diff < 1e-5, f"the BN-merged network differs from torch by {merged_diff}"
     for state in net.state_dict().values():  # the canonizers restored every parameter
         assert torch.isfinite(state).all()
-    with torch.no_grad():
-        assert torch.equal(net(x)[0], logits), "the canonizers did not restore the net"
     for method, res in results.items():
         hm = np.array(res["heatmap"])
-        assert len(hm) == c * h * w and np.isfinite(hm).all() and np.isfinite(hm.sum()), (g.name, method)
-        assert np.abs(hm).max() > 0, f"{g.name} {method}: an all-zero heatmap"
+        assert len(hm) == x[0].numel() and np.isfinite(hm).all() and np.isfinite(hm.sum()), method
+        assert np.abs(hm).max() > 0, f"{method}: an all-zero heatmap"
+    return results, merged_diff
+
+
+def graph_fixture(g, out):
+    net = g.net.eval()
+    c, h, w = g.shape
+    path = out / f"{g.name}.safetensors"
+    save_graph(g, path)
+    pixels = graph_pixels(g, GRAPH_SEED[g.name])
+    mean = torch.tensor(g.mean, dtype=torch.float32).reshape(1, c, 1, 1)
+    std = torch.tensor(g.std, dtype=torch.float32).reshape(1, c, 1, 1)
+    x = (torch.from_numpy(pixels).reshape(1, c, h, w) - mean) / std
+    with torch.no_grad():
+        logits = net(x)[0]
+    reference = numpy_forward(path, pixels)
+    diff = float(np.abs(reference - logits.double().numpy()).max())
+    assert diff < 1e-5, f"{g.name}: the saved file's numpy forward differs from torch by {diff}"
+    target = int(logits.argmax())
+    results, merged_diff = zennit_results(net, x, logits, target, mean, std)
+    with torch.no_grad():
+        assert torch.equal(net(x)[0], logits), "the canonizers did not restore the net"
 
     fixture = {"model": f"{g.name}.safetensors", "shape": [c, h, w], "mean": g.mean, "std": g.std,
                "pixels": f32(pixels), "target": target, "logits": f32(logits),

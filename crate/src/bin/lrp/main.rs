@@ -3,7 +3,7 @@
 
 use clap::{Parser, Subcommand};
 use lrp::heatmap::{colorize, max_abs, ColorMap};
-use lrp::model::{InputStage, Shape, ToolboxOptions, SIDE};
+use lrp::model::{InputStage, OnnxOptions, Shape, ToolboxOptions, SIDE};
 use lrp::preprocess::{ink_from_rgba, preprocess_rgba};
 use lrp::report::{ModelInfo, Prediction, Summary};
 use lrp::{Explainer, LrpError, Method, Model, ModelFormat, Params, Query, RuleParams};
@@ -27,11 +27,74 @@ struct Cli {
     cmd: Cmd,
 }
 
+/// A model file and, for ONNX (which does not say), the input normalisation and class names.
 #[derive(clap::Args, Clone)]
-struct Io {
-    /// Model file (.safetensors)
+struct ModelArgs {
+    /// Model file: .safetensors (this project's), or .onnx
     #[arg(long)]
     model: PathBuf,
+    #[command(flatten)]
+    onnx: OnnxArgs,
+}
+
+/// What an ONNX file does not say. Pixels in [0, 1] become `pixel * scale + shift` (or `(pixel - mean)
+/// / std`) per channel: one value for every channel, or one per channel separated by commas.
+#[derive(clap::Args, Clone, Default)]
+struct OnnxArgs {
+    /// ONNX input scale per channel (default 1)
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true, conflicts_with_all = ["mean", "std"])]
+    input_scale: Option<Vec<f32>>,
+    /// ONNX input shift per channel (default 0)
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true, conflicts_with_all = ["mean", "std"])]
+    input_shift: Option<Vec<f32>>,
+    /// ONNX input mean per channel (with --std), e.g. 0.1307 for MNIST, 0.485,0.456,0.406 for ImageNet
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true, requires = "std")]
+    mean: Option<Vec<f32>>,
+    /// ONNX input standard deviation per channel (with --mean)
+    #[arg(long, value_delimiter = ',', requires = "mean")]
+    std: Option<Vec<f32>>,
+    /// ONNX class names: a text file with one name per line (default 0, 1, ...)
+    #[arg(long)]
+    classes: Option<PathBuf>,
+}
+
+impl OnnxArgs {
+    fn given(&self) -> bool {
+        self.input_scale.is_some() || self.input_shift.is_some() || self.mean.is_some() || self.classes.is_some()
+    }
+    fn options(&self, path: &Path) -> lrp::Result<OnnxOptions> {
+        let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("onnx").to_string();
+        let mut o = OnnxOptions { name, ..OnnxOptions::default() };
+        if let (Some(mean), Some(std)) = (&self.mean, &self.std) {
+            if mean.len() != std.len() || std.iter().any(|&s| !(s.is_finite() && s > 0.0)) {
+                return Err(LrpError::InvalidParameter("--mean and --std need as many values, and each std > 0".into()));
+            }
+            o = o.with_mean_std(mean, std);
+        }
+        if let Some(v) = &self.input_scale {
+            o.scale = v.clone();
+        }
+        if let Some(v) = &self.input_shift {
+            o.shift = v.clone();
+        }
+        if let Some(p) = &self.classes {
+            let text = std::fs::read_to_string(p).map_err(|e| io_err(p, e))?;
+            o.classes = Some(text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect());
+        }
+        Ok(o)
+    }
+}
+
+impl ModelArgs {
+    fn load(&self) -> lrp::Result<Model> {
+        load_model(&self.model, &self.onnx)
+    }
+}
+
+#[derive(clap::Args, Clone)]
+struct Io {
+    #[command(flatten)]
+    model: ModelArgs,
     /// Input: .npy float32/float64 of the model's input shape ([28, 28] for a digit, [C, H, W]), with a
     /// leading N for a batch, values in [0, 1]; or a PNG (a drawing for a digit model)
     #[arg(long)]
@@ -120,8 +183,20 @@ enum Cmd {
     },
     /// Architecture, parameter count and provenance of a model
     Info {
+        #[command(flatten)]
+        model: ModelArgs,
+    },
+    /// Convert a model (an .onnx file) to this project's .safetensors, which keeps its input
+    /// normalisation, class names and card
+    Convert {
+        file: PathBuf,
         #[arg(long)]
-        model: PathBuf,
+        out: PathBuf,
+        #[command(flatten)]
+        onnx: OnnxArgs,
+        /// The model's name (default: the file's stem)
+        #[arg(long)]
+        name: Option<String>,
     },
     /// Train a model on MNIST with the crate's own layers
     Train(train::TrainArgs),
@@ -137,9 +212,20 @@ fn io_err(path: &Path, e: impl std::fmt::Display) -> LrpError {
     LrpError::Io(format!("{}: {e}", path.display()))
 }
 
-fn load_model(path: &Path) -> lrp::Result<Model> {
+/// Reads a model: ONNX for a `.onnx` file, else this project's safetensors.
+fn load_model(path: &Path, onnx: &OnnxArgs) -> lrp::Result<Model> {
     let bytes = std::fs::read(path).map_err(|e| io_err(path, e))?;
-    ModelFormat::Safetensors.load(&bytes).map_err(|e| io_err(path, e))
+    let format = if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("onnx")) {
+        ModelFormat::Onnx(onnx.options(path)?)
+    } else if onnx.given() {
+        return Err(LrpError::InvalidParameter(format!(
+            "{}: --input-scale, --input-shift, --mean, --std and --classes are for .onnx models (a .safetensors model carries its own)",
+            path.display()
+        )));
+    } else {
+        ModelFormat::Safetensors
+    };
+    format.load(&bytes).map_err(|e| io_err(path, e))
 }
 
 /// Reads one or more inputs of `model`'s shape `C x H x W`: `.npy` (f32 or f64) of `[C, H, W]` or
@@ -274,14 +360,14 @@ fn print_one_or_many<T: serde::Serialize>(v: &[T], batch: bool) {
 fn run(cli: Cli) -> lrp::Result<()> {
     match cli.cmd {
         Cmd::Predict { io } => {
-            let model = load_model(&io.model)?;
+            let model = io.model.load()?;
             let (pixels, _, batch) = read_input(&io.input, &model)?;
             let mut ex = Explainer::new(&model);
-            let out = pixels.chunks_exact(model.input_len()).map(|x| Ok(Prediction::of(ex.predict(&model, x)?))).collect::<lrp::Result<Vec<_>>>()?;
+            let out = pixels.chunks_exact(model.input_len()).map(|x| Ok(CliPrediction::of(ex.predict(&model, x)?, &model))).collect::<lrp::Result<Vec<_>>>()?;
             print_one_or_many(&out, batch);
         }
         Cmd::Explain { io, method, rules, epsilon, gamma, alpha, beta, steps, samples, sigma, seed, target, contrast, normalize, out, layers, colormap } => {
-            let model = load_model(&io.model)?;
+            let model = io.model.load()?;
             let (pixels, n, batch) = read_input(&io.input, &model)?;
             let params = Params { rules: RuleParams { epsilon, gamma, alpha, beta }, steps, samples, sigma, seed };
             let m = match &rules {
@@ -335,7 +421,17 @@ fn run(cli: Cli) -> lrp::Result<()> {
             std::fs::write(&out, model.to_safetensors()?).map_err(|e| io_err(&out, e))?;
             print_json(&ModelInfo::of(&model));
         }
-        Cmd::Info { model } => print_json(&ModelInfo::of(&load_model(&model)?)),
+        Cmd::Info { model } => print_json(&ModelInfo::of(&model.load()?)),
+        Cmd::Convert { file, out, onnx, name } => {
+            let mut model = load_model(&file, &onnx)?;
+            if let Some(name) = name {
+                let mut meta = model.meta().clone();
+                meta.name = name;
+                model.set_meta(meta)?;
+            }
+            std::fs::write(&out, model.to_safetensors()?).map_err(|e| io_err(&out, e))?;
+            print_json(&ModelInfo::of(&model));
+        }
         Cmd::Methods { json } => {
             if json {
                 print_json(&lrp::registry::registry());
@@ -351,6 +447,35 @@ fn run(cli: Cli) -> lrp::Result<()> {
         Cmd::Bench(args) => bench::bench(args)?,
     }
     Ok(())
+}
+
+/// A prediction as `lrp predict` prints it: logits, probabilities, the predicted index and the five
+/// most probable classes with their names.
+#[derive(serde::Serialize)]
+struct CliPrediction {
+    #[serde(flatten)]
+    prediction: Prediction,
+    top: Vec<TopClass>,
+}
+
+#[derive(serde::Serialize)]
+struct TopClass {
+    class: usize,
+    name: String,
+    logit: f32,
+    probability: f32,
+}
+
+impl CliPrediction {
+    fn of(e: &lrp::Explanation, model: &Model) -> CliPrediction {
+        let p = Prediction::of(e);
+        let mut order: Vec<usize> = (0..p.logits.len()).collect();
+        order.sort_by(|&a, &b| p.logits[b].total_cmp(&p.logits[a]));
+        let names = &model.meta().classes;
+        let top =
+            order.into_iter().take(5).map(|c| TopClass { class: c, name: names[c].clone(), logit: p.logits[c], probability: p.probabilities[c] }).collect();
+        CliPrediction { prediction: p, top }
+    }
 }
 
 /// An explanation as `lrp explain` prints it: the engine's [`Summary`] and the maps as nested arrays of
