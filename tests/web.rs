@@ -157,3 +157,26 @@ fn an_engine_without_a_model_says_so() {
     assert!(e.find_misclassified(0).is_err());
     assert!(e.model_info().unwrap().is_null());
 }
+
+#[wasm_bindgen_test]
+fn an_onnx_model_loads_in_wasm_and_explains_as_the_same_safetensors_model() {
+    // the shipped CNN exported by PyTorch (tests/fixtures/onnx/mnist-cnn.onnx) against the shipped file
+    let onnx = include_bytes!("fixtures/onnx/mnist-cnn.onnx");
+    let shipped = include_bytes!("../models/cnn.safetensors");
+    let (mut a, mut b) = (Engine::new(), Engine::new());
+    let info = a.load_model(onnx, obj(r#"{"format": "onnx", "name": "mnist-cnn.onnx", "mean": [0], "std": [1]}"#)).unwrap();
+    assert!(get(&info, "description").as_string().unwrap().contains("LogSoftmax was removed"));
+    b.load_model(shipped, JsValue::UNDEFINED).unwrap();
+    let x = random_pixels(3);
+    a.set_pixels(&x).unwrap();
+    b.set_pixels(&x).unwrap();
+    let req = r#"{"method": "epsilon-gamma-box"}"#;
+    assert_eq!(floats(&get(&a.explain(obj(req)).unwrap(), "heatmap")), floats(&get(&b.explain(obj(req)).unwrap(), "heatmap")));
+    // bad normalisation or a non-digit model: an error, and the ONNX model stays
+    assert!(a.load_model(onnx, obj(r#"{"format": "onnx", "mean": [0, 0], "std": [1]}"#)).is_err());
+    assert!(a.load_model(onnx, obj(r#"{"format": "onnx", "mean": [0], "std": [0]}"#)).is_err());
+    let rgb = include_bytes!("fixtures/onnx/gap.onnx");
+    let e = a.load_model(rgb, obj(r#"{"format": "onnx"}"#)).err().map(|e| JsValue::from(e).as_string().unwrap_or_default());
+    assert!(e.is_some());
+    assert_eq!(floats(&get(&a.explain(obj(req)).unwrap(), "heatmap")), floats(&get(&b.explain(obj(req)).unwrap(), "heatmap")));
+}

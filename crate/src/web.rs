@@ -12,7 +12,7 @@
 use crate::attribution::{Explainer, Method, Params, Query};
 use crate::composite::Composite;
 use crate::heatmap::{colorize, max_abs, ColorMap};
-use crate::model::{InputStage, Model, ModelFormat, ToolboxOptions, PIXELS, SIDE};
+use crate::model::{InputStage, Model, ModelFormat, OnnxOptions, ToolboxOptions, PIXELS, SIDE};
 use crate::preprocess::{preprocess_rgba_with, Transform};
 use crate::report::{ModelInfo, Summary};
 use crate::rules::Rule;
@@ -143,7 +143,7 @@ impl Default for CompareRequest {
 #[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 struct LoadRequest {
-    /// `safetensors` or `toolbox`.
+    /// `safetensors`, `toolbox` or `onnx`.
     format: String,
     /// An LRP Toolbox model's input stage: pixel `x` becomes `x * scale + shift`, then `pad` pixels of
     /// `pad_value` on every side.
@@ -152,11 +152,14 @@ struct LoadRequest {
     pad: usize,
     pad_value: f32,
     name: String,
+    /// An ONNX model's input normalisation per channel, `(pixel - mean) / std` (else `scale`/`shift`).
+    mean: Option<Vec<f32>>,
+    std: Option<Vec<f32>>,
 }
 
 impl Default for LoadRequest {
     fn default() -> Self {
-        LoadRequest { format: "safetensors".into(), scale: 1.0, shift: 0.0, pad: 0, pad_value: 0.0, name: "uploaded".into() }
+        LoadRequest { format: "safetensors".into(), scale: 1.0, shift: 0.0, pad: 0, pad_value: 0.0, name: "uploaded".into(), mean: None, std: None }
     }
 }
 
@@ -167,7 +170,15 @@ impl LoadRequest {
             "toolbox" => {
                 Ok(ModelFormat::Toolbox(ToolboxOptions { stage: InputStage::mnist(self.scale, self.shift, self.pad, self.pad_value), name: self.name.clone() }))
             }
-            f => Err(bad(format!("unknown model format `{f}` (safetensors or toolbox)"))),
+            "onnx" => {
+                let base = OnnxOptions { name: self.name.clone(), scale: vec![self.scale], shift: vec![self.shift], classes: None };
+                Ok(ModelFormat::Onnx(match (&self.mean, &self.std) {
+                    (None, None) => base,
+                    (Some(m), Some(s)) if m.len() == s.len() && s.iter().all(|v| v.is_finite() && *v > 0.0) => base.with_mean_std(m, s),
+                    _ => return Err(bad("ONNX input: mean and std need as many values, each std > 0")),
+                }))
+            }
+            f => Err(bad(format!("unknown model format `{f}` (safetensors, toolbox or onnx)"))),
         }
     }
 }
@@ -226,8 +237,9 @@ impl Engine {
         to_js(&crate::registry::registry())
     }
 
-    /// Loads a model from its bytes; `options` `{ format: "safetensors" | "toolbox", scale, shift, pad,
-    /// pad_value, name }` (the toolbox's input stage; all optional). On error the current model stays.
+    /// Loads a model from its bytes; `options` `{ format: "safetensors" | "toolbox" | "onnx", scale,
+    /// shift, pad, pad_value, name, mean, std }` (the input stage a toolbox or ONNX file does not carry;
+    /// all optional). On error the current model stays.
     /// Returns the model's description ([`ModelInfo`]).
     pub fn load_model(&mut self, bytes: &[u8], options: JsValue) -> Result<JsValue, JsError> {
         let req: LoadRequest = request(options, "model options")?;

@@ -2,7 +2,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { session, openPage, drawDigit, clearPad, heatmapPixels, settled, seq, methodTable, ARTIFACTS } from './helpers.mjs';
+import { readFileSync } from 'node:fs';
+import { session, openPage, drawDigit, clearPad, heatmapPixels, settled, seq, methodTable, ARTIFACTS, ROOT } from './helpers.mjs';
 
 const S = session({ before, after });
 
@@ -132,4 +133,63 @@ test('a broken model file shows an error and the page keeps working', async () =
   await drawDigit(page, 4);
   assert.equal(await page.getAttribute('#prediction', 'data-class'), '4');
   await page.screenshot({ path: path.join(ARTIFACTS, 'page.png'), fullPage: true });
+});
+
+// Drops a file on the page as a user drags it from the desktop (a real drop event with a DataTransfer).
+async function dropFile(page, file) {
+  const b64 = readFileSync(path.join(ROOT, 'tests/fixtures/onnx', file)).toString('base64');
+  const dt = await page.evaluateHandle(({ b64, file }) => {
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const d = new DataTransfer();
+    d.items.add(new File([bytes], file, { type: 'application/octet-stream' }));
+    return d;
+  }, { b64, file });
+  await page.dispatchEvent('#pad', 'drop', { dataTransfer: dt });
+}
+
+test('an ONNX model dropped on the page classifies and explains the drawing; bad ONNX files keep it', async () => {
+  const { page, problems } = S.ctx;
+  await clearPad(page);
+  await drawDigit(page, 3);
+  const shippedHeat = await heatmapPixels(page);
+  // the normalisation presets; mean and std fields only for "custom"
+  assert.equal(await page.isVisible('#onnx-custom'), false);
+  await page.selectOption('#onnx-input', 'custom');
+  assert.equal(await page.isVisible('#onnx-custom'), true);
+  await page.selectOption('#onnx-input', 'unit');
+  assert.equal(await page.isVisible('#onnx-custom'), false);
+  // the shipped CNN's weights, written and exported by PyTorch (ending in log_softmax)
+  let s = await seq(page);
+  await dropFile(page, 'mnist-cnn.onnx');
+  await page.waitForFunction(() => document.querySelector('#model').value === 'uploaded');
+  await settled(page, s);
+  assert.match(await page.textContent('#model option[value="uploaded"]'), /mnist-cnn\.onnx/);
+  const note = await page.textContent('#model-note');
+  assert.match(note, /Imported from ONNX \(opset 17/);
+  assert.match(note, /LogSoftmax was removed: the heatmaps explain the logits/);
+  assert.equal(await page.getAttribute('#prediction', 'data-class'), '3');
+  assert.deepEqual(await heatmapPixels(page), shippedHeat, 'the same network gives the same heatmap');
+  await clearPad(page);
+  await drawDigit(page, 6);
+  assert.equal(await page.getAttribute('#prediction', 'data-class'), '6');
+  const heat = await heatmapPixels(page);
+  assert.ok(heat.some((v, i) => i % 4 !== 3 && v !== 255), 'a heatmap is drawn');
+  // an unsupported operator: the message names it and its node; the ONNX model and drawing stay
+  await page.setInputFiles('#model-file', { name: 'sigmoid.onnx', mimeType: 'application/octet-stream', buffer: readFileSync(path.join(ROOT, 'tests/fixtures/onnx/sigmoid.onnx')) });
+  await page.waitForFunction(() => !document.querySelector('#error').hidden);
+  assert.match(await page.textContent('#error'), /sigmoid\.onnx: ONNX model: unsupported ONNX operator Sigmoid at node "\/1\/Sigmoid" \(and 1 more: Sigmoid at "\/3\/Sigmoid"\) \(the current model is still loaded\)/);
+  assert.equal(await page.$eval('#model', (e) => e.value), 'uploaded');
+  assert.equal(await page.getAttribute('#prediction', 'data-class'), '6');
+  // a 3x16x16 RGB model: not a digit model (the photo view is another page's job)
+  await dropFile(page, 'gap.onnx');
+  await page.waitForFunction(() => /gap\.onnx/.test(document.querySelector('#error').textContent));
+  assert.match(await page.textContent('#error'), /this page draws 28x28 grey digits; the model takes 3x16x16 inputs/);
+  assert.equal(await page.getAttribute('#prediction', 'data-class'), '6');
+  await page.screenshot({ path: path.join(ARTIFACTS, 'onnx-dropped.png'), fullPage: false });
+  // back to the shipped model: the note goes
+  s = await seq(page);
+  await page.selectOption('#model', 'cnn');
+  await settled(page, s);
+  assert.equal(await page.$eval('#model-note', (e) => e.hidden), true);
+  assert.deepEqual(problems, []);
 });

@@ -77,16 +77,36 @@ async function loadShippedModel(stem) {
     return false;
   }
   settings.model = stem;
+  $('model-note').hidden = true;
   modelLoaded(r.value);
   return true;
 }
 
-// A user's model file: .safetensors, or an LRP Toolbox .txt (MNIST models expect [-1, 1] pixels; the CNN
-// also a 2-pixel padding of -1: tried in that order). On failure the current model stays.
+// The input normalisation an ONNX file does not carry: the page's preset (or custom mean/std per channel).
+const ONNX_INPUT = {
+  unit: { mean: [0], std: [1] },
+  mnist: { mean: [0.1307], std: [0.3081] },
+  signed: { mean: [0.5], std: [0.5] },
+  imagenet: { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
+};
+
+function onnxInput() {
+  const preset = ONNX_INPUT[$('onnx-input').value];
+  if (preset) return preset;
+  const list = (id) => $(id).value.split(',').map((v) => Number(v.trim()));
+  return { mean: list('onnx-mean'), std: list('onnx-std') };
+}
+
+// A user's model file: .onnx (with the chosen input normalisation), .safetensors, or an LRP Toolbox .txt
+// (MNIST models expect [-1, 1] pixels; the CNN also a 2-pixel padding of -1: tried in that order). On
+// failure the current model stays.
 async function loadUserModel(file) {
   const bytes = new Uint8Array(await file.arrayBuffer());
   let r;
-  if (file.name.endsWith('.txt')) {
+  const onnx = file.name.toLowerCase().endsWith('.onnx');
+  if (onnx) {
+    r = call(engine, (e) => e.load_model(bytes, { format: 'onnx', name: file.name, ...onnxInput() }));
+  } else if (file.name.endsWith('.txt')) {
     for (const pad of [0, 2]) {
       r = call(engine, (e) => e.load_model(bytes, { format: 'toolbox', scale: 2, shift: -1, pad, pad_value: -1, name: file.name }));
       if (!r.error) break;
@@ -109,6 +129,9 @@ async function loadUserModel(file) {
   sel.value = 'uploaded';
   settings.model = 'uploaded';
   showError('');
+  const note = $('model-note');
+  note.textContent = onnx ? `${file.name}: ${r.value.description}` : '';
+  note.hidden = !onnx;
   modelLoaded(r.value);
 }
 
@@ -319,6 +342,7 @@ function wire() {
     const f = e.target.files && e.target.files[0];
     if (f) loadUserModel(f).finally(() => { e.target.value = ''; schedule(); });
   });
+  $('onnx-input').addEventListener('change', () => { $('onnx-custom').hidden = $('onnx-input').value !== 'custom'; });
   document.addEventListener('dragover', (e) => e.preventDefault());
   document.addEventListener('drop', (e) => {
     e.preventDefault();
