@@ -23,10 +23,12 @@ cli:
 	@scripts/ensure-tools.sh rust
 	@cargo build --quiet --release --features cli
 
-# The page: wasm engine into www/pkg, shipped models into www/models (both generated, not committed).
+# The page: wasm engine into www/pkg, the same engine with ONNX import into www/pkg-onnx (loaded only when
+# a visitor brings an .onnx file), shipped models into www/models (all generated, not committed).
 web:
 	@scripts/ensure-tools.sh wasm node
 	@wasm-pack --quiet build crate --release --target web --out-dir ../www/pkg --out-name lrp --no-typescript --no-pack
+	@wasm-pack --quiet build crate --release --target web --out-dir ../www/pkg-onnx --out-name lrp --no-typescript --no-pack -- --features onnx
 	@mkdir -p www/models
 	@for m in $(MODELS); do cp models/$$m.safetensors www/models/; done
 	@printf '%s\n' $(MODELS) | awk 'BEGIN{printf "["} {printf "%s{\"stem\":\"%s\"}", (NR>1?",":""), $$0} END{print "]"}' > www/models/index.json
@@ -45,7 +47,8 @@ test-rust:
 test-wasm:
 	@scripts/ensure-tools.sh wasm browser
 	cargo clippy --quiet --target wasm32-unknown-unknown -p lrp --lib --tests --features testing -- -D warnings
-	wasm-pack test --headless --chrome crate --test web --features testing
+	cargo clippy --quiet --target wasm32-unknown-unknown -p lrp --lib --tests --features testing,onnx -- -D warnings
+	wasm-pack test --headless --chrome crate --test web --features testing,onnx
 
 test-e2e: web cli
 	@scripts/ensure-tools.sh browser node

@@ -136,11 +136,8 @@ fn unsupported_structure_is_refused_clearly() {
     assert!(error(&m).contains("2 outputs"));
     // a dynamic spatial size
     let mut m = decode("lenet.onnx");
-    let dims = &mut graph(&mut m).input[0].r#type.as_mut().unwrap().value.as_mut().map(|v| match v {
-        proto::type_proto::Value::TensorType(t) => t.shape.as_mut().unwrap(),
-        _ => unreachable!(),
-    });
-    dims.as_mut().unwrap().dim[2].value = Some(proto::tensor_shape_proto::dimension::Value::DimParam("height".into()));
+    let Some(proto::type_proto::Value::TensorType(t)) = graph(&mut m).input[0].r#type.as_mut().unwrap().value.as_mut() else { unreachable!() };
+    t.shape.as_mut().unwrap().dim[2].value = Some(proto::tensor_shape_proto::dimension::Value::DimParam("height".into()));
     assert!(error(&m).contains("dynamic or invalid size in axis 2"));
     // a cycle: the first Relu reads the last Relu's output
     let mut m = decode("lenet.onnx");
@@ -183,7 +180,7 @@ fn lying_huge_and_non_finite_tensors_are_refused() {
     let raw = t.raw_data.as_mut().unwrap();
     raw[..4].copy_from_slice(&f32::NAN.to_le_bytes());
     let e = error(&m);
-    assert!(e.to_lowercase().contains("nan") || e.contains("finite"), "{e}");
+    assert!(e.starts_with("node \"") && e.ends_with("(Gemm): NaN or infinite parameters"), "{e}");
     // a ConstantOfShape that would make 10^12 values
     let mut m = decode("resblock.onnx");
     let huge = TensorProto {

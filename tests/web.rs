@@ -156,8 +156,11 @@ fn an_engine_without_a_model_says_so() {
     assert!(e.compare(JsValue::UNDEFINED).is_err());
     assert!(e.find_misclassified(0).is_err());
     assert!(e.model_info().unwrap().is_null());
+    #[cfg(feature = "onnx")]
+    assert!(e.export_model().is_err());
 }
 
+#[cfg(feature = "onnx")]
 #[wasm_bindgen_test]
 fn an_onnx_model_loads_in_wasm_and_explains_as_the_same_safetensors_model() {
     // the shipped CNN exported by PyTorch (tests/fixtures/onnx/mnist-cnn.onnx) against the shipped file
@@ -166,7 +169,10 @@ fn an_onnx_model_loads_in_wasm_and_explains_as_the_same_safetensors_model() {
     let (mut a, mut b) = (Engine::new(), Engine::new());
     let info = a.load_model(onnx, obj(r#"{"format": "onnx", "name": "mnist-cnn.onnx", "mean": [0], "std": [1]}"#)).unwrap();
     assert!(get(&info, "description").as_string().unwrap().contains("LogSoftmax was removed"));
-    b.load_model(shipped, JsValue::UNDEFINED).unwrap();
+    // the converted bytes are the shipped architecture and weights
+    let converted = a.export_model().unwrap();
+    b.load_model(&converted, JsValue::UNDEFINED).unwrap();
+    assert_eq!(lrp::Model::try_from(converted.as_slice()).unwrap().layers(), lrp::Model::try_from(&shipped[..]).unwrap().layers());
     let x = random_pixels(3);
     a.set_pixels(&x).unwrap();
     b.set_pixels(&x).unwrap();

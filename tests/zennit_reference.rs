@@ -10,6 +10,7 @@
 //! importer they give torch's logits and Zennit's heatmaps to the same tolerances.
 #![cfg(not(target_arch = "wasm32"))]
 
+#[cfg(feature = "onnx")]
 use lrp::model::{import_onnx, OnnxOptions};
 use lrp::{Composite, Explainer, Layer, Method, Model, Params, Query, Rule, RuleParams};
 use serde_json::Value;
@@ -52,6 +53,7 @@ fn check(name: &str) -> usize {
 }
 
 /// An ONNX fixture, loaded with the fixture's mean and std (the file does not say them).
+#[cfg(feature = "onnx")]
 fn check_onnx(name: &str) -> usize {
     check_with("onnx", name, |bytes, fx| {
         let options = OnnxOptions::default().with_mean_std(&floats(&fx["mean"]), &floats(&fx["std"]));
@@ -144,36 +146,43 @@ fn concatenated_branches_match_zennit() {
 }
 
 #[test]
+#[cfg(feature = "onnx")]
 fn onnx_mlp_with_a_flat_input_matches_torch_and_zennit() {
     assert_eq!(check_onnx("mlp"), 8);
 }
 
 #[test]
+#[cfg(feature = "onnx")]
 fn onnx_lenet_from_the_torch_export_exporter_matches_torch_and_zennit() {
     assert_eq!(check_onnx("lenet"), 8);
 }
 
 #[test]
+#[cfg(feature = "onnx")]
 fn onnx_residual_block_with_batchnorm_and_padding_subgraphs_matches_torch_and_zennit() {
     assert_eq!(check_onnx("resblock"), 8);
 }
 
 #[test]
+#[cfg(feature = "onnx")]
 fn onnx_rgb_same_padding_batchnorm_relu6_matches_torch_and_zennit() {
     assert_eq!(check_onnx("normconv"), 8);
 }
 
 #[test]
+#[cfg(feature = "onnx")]
 fn onnx_global_average_pooling_as_reduce_mean_matches_torch_and_zennit() {
     assert_eq!(check_onnx("gap"), 8);
 }
 
 #[test]
+#[cfg(feature = "onnx")]
 fn onnx_concatenation_matches_torch_and_zennit() {
     assert_eq!(check_onnx("concat"), 8);
 }
 
 #[test]
+#[cfg(feature = "onnx")]
 fn onnx_final_softmax_is_removed_and_the_logits_match_torch_and_zennit() {
     assert_eq!(check_onnx("softmax"), 8);
     let bytes = std::fs::read(fixture_dir("onnx").join("softmax.onnx")).unwrap();

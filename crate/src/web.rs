@@ -12,7 +12,9 @@
 use crate::attribution::{Explainer, Method, Params, Query};
 use crate::composite::Composite;
 use crate::heatmap::{colorize, max_abs, ColorMap};
-use crate::model::{InputStage, Model, ModelFormat, OnnxOptions, ToolboxOptions, PIXELS, SIDE};
+#[cfg(feature = "onnx")]
+use crate::model::OnnxOptions;
+use crate::model::{InputStage, Model, ModelFormat, ToolboxOptions, PIXELS, SIDE};
 use crate::preprocess::{preprocess_rgba_with, Transform};
 use crate::report::{ModelInfo, Summary};
 use crate::rules::Rule;
@@ -170,6 +172,7 @@ impl LoadRequest {
             "toolbox" => {
                 Ok(ModelFormat::Toolbox(ToolboxOptions { stage: InputStage::mnist(self.scale, self.shift, self.pad, self.pad_value), name: self.name.clone() }))
             }
+            #[cfg(feature = "onnx")]
             "onnx" => {
                 let base = OnnxOptions { name: self.name.clone(), scale: vec![self.scale], shift: vec![self.shift], classes: None };
                 Ok(ModelFormat::Onnx(match (&self.mean, &self.std) {
@@ -178,6 +181,8 @@ impl LoadRequest {
                     _ => return Err(bad("ONNX input: mean and std need as many values, each std > 0")),
                 }))
             }
+            #[cfg(not(feature = "onnx"))]
+            "onnx" => Err(bad("this engine is built without ONNX import: the page loads its ONNX build (pkg-onnx) for .onnx files")),
             f => Err(bad(format!("unknown model format `{f}` (safetensors, toolbox or onnx)"))),
         }
     }
@@ -253,6 +258,13 @@ impl Engine {
         self.watermark &= model.meta().watermark.is_some();
         self.model = Some(model);
         self.model_info()
+    }
+
+    /// The current model as this project's `.safetensors` bytes (the page's ONNX build converts a
+    /// dropped `.onnx` file with it, for the main engine to load; the main build leaves it out, 35 KiB).
+    #[cfg(feature = "onnx")]
+    pub fn export_model(&self) -> Result<Vec<u8>, JsError> {
+        self.model.as_ref().ok_or_else(|| bad("no model is loaded"))?.to_safetensors().map_err(js)
     }
 
     /// The current model's description, or null.

@@ -8,6 +8,25 @@ export async function createEngine() {
   return new Engine();
 }
 
+// An ONNX file to this project's .safetensors bytes, by the engine's ONNX build (pkg-onnx, loaded on the
+// first .onnx file only, so that the first load of the page stays small). Returns { value } or { error }.
+let onnxEngine = null;
+export async function convertOnnx(bytes, options) {
+  try {
+    if (!onnxEngine) {
+      const m = await import('../pkg-onnx/lrp.js');
+      await m.default();
+      onnxEngine = new m.Engine();
+    }
+  } catch (e) {
+    return { error: `the ONNX importer did not load (${e && e.message ? e.message : e})` };
+  }
+  return call(onnxEngine, (e) => {
+    e.load_model(bytes, { format: 'onnx', ...options });
+    return e.export_model();
+  });
+}
+
 // The engine's method table: { methods: [{ name, family, params, compare, wrapper, description,
 // reference }], params: [{ name, default, min, max, log, integer, description }] }.
 let table = null;

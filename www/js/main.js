@@ -2,7 +2,7 @@
 // coalesced to one per animation frame; every engine call is guarded, so an error is shown and the page
 // keeps working. The settings object (settings.js) is the single source of truth; each call to the
 // engine carries the method it needs, so a panel never changes what the main view shows.
-import { createEngine, methodTable, call, colorize, colorOf } from './engine.js';
+import { createEngine, convertOnnx, methodTable, call, colorize, colorOf } from './engine.js';
 import { Pad } from './pad.js';
 import { Bars, putRGBA, renderColorbar, drawOverlay, renderAllClasses, renderLayers } from './view.js';
 import * as S from './settings.js';
@@ -105,7 +105,8 @@ async function loadUserModel(file) {
   let r;
   const onnx = file.name.toLowerCase().endsWith('.onnx');
   if (onnx) {
-    r = call(engine, (e) => e.load_model(bytes, { format: 'onnx', name: file.name, ...onnxInput() }));
+    const converted = await convertOnnx(bytes, { name: file.name, ...onnxInput() });
+    r = converted.error ? converted : call(engine, (e) => e.load_model(converted.value, { format: 'safetensors' }));
   } else if (file.name.endsWith('.txt')) {
     for (const pad of [0, 2]) {
       r = call(engine, (e) => e.load_model(bytes, { format: 'toolbox', scale: 2, shift: -1, pad, pad_value: -1, name: file.name }));

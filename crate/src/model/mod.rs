@@ -9,12 +9,14 @@
 
 mod file;
 pub mod layers;
+#[cfg(feature = "onnx")]
 pub mod onnx;
 mod stage;
 mod toolbox;
 
 pub use file::{ModelMeta, Provenance, Watermark, FORMAT_VERSION};
 pub use layers::{BatchNorm, Conv2d, Dense, Layer, LinOp, NodeOp, NodeSpec, Pool, Relevance, Shape};
+#[cfg(feature = "onnx")]
 pub use onnx::{import_onnx, OnnxOptions};
 pub use stage::InputStage;
 pub use toolbox::{import_toolbox, ToolboxOptions};
@@ -319,6 +321,7 @@ pub enum ModelFormat {
     /// An LRP Toolbox text model, with the input stage it expects (the text format does not say).
     Toolbox(ToolboxOptions),
     /// An ONNX file, with what it does not say (input normalisation, class names, name).
+    #[cfg(feature = "onnx")]
     Onnx(OnnxOptions),
 }
 
@@ -331,6 +334,7 @@ impl ModelFormat {
                 let text = std::str::from_utf8(bytes).map_err(|_| LrpError::Toolbox { line: 0, message: "the file is not UTF-8 text".into() })?;
                 import_toolbox(text, options)
             }
+            #[cfg(feature = "onnx")]
             ModelFormat::Onnx(options) => import_onnx(bytes, options),
         }
     }

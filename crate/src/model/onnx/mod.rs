@@ -111,7 +111,10 @@ pub fn import_onnx(bytes: &[u8], options: &OnnxOptions) -> Result<Model> {
     }
     let meta = b.meta(&model, options)?;
     let (stage, nodes) = b.finish(options)?;
-    Model::from_nodes(stage, nodes, meta).map_err(|e| err(e.to_string()))
+    Model::from_nodes(stage, nodes, meta).map_err(|e| match e {
+        LrpError::InvalidModel(m) => err(m),
+        other => other,
+    })
 }
 
 /// One message naming every unsupported operator (and other domains' operators) with its node.
@@ -257,7 +260,10 @@ impl<'g> Builder<'g> {
         }
         let ins: Vec<Shape> = inputs.iter().map(|&v| self.shapes[v]).collect();
         let out = match &op {
-            NodeOp::Layer(l) => l.output_shape(&ins)?,
+            NodeOp::Layer(l) => {
+                l.validate()?;
+                l.output_shape(&ins)?
+            }
             NodeOp::BatchNorm(bn) if bn.gamma.len() == ins[0].c => ins[0],
             NodeOp::BatchNorm(bn) => return Err(format!("{} channels of statistics for {} channels", bn.gamma.len(), ins[0].c)),
             NodeOp::Identity => ins[0],
