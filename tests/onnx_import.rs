@@ -235,3 +235,49 @@ fn the_shipped_cnn_exported_from_pytorch_explains_exactly_as_the_shipped_file() 
         assert_eq!(ha, hb, "{name}");
     }
 }
+
+/// The model's logits for one input.
+fn logits(m: &Model, x: &[f32]) -> Vec<f32> {
+    Explainer::new(m).predict(m, x).unwrap().logits.clone()
+}
+
+#[test]
+fn float16_models_and_weights_in_constant_nodes_load() {
+    let x: Vec<f32> = (0..784).map(|i| ((i * 37) % 100) as f32 / 100.0).collect();
+    let want = logits(&import_onnx(&fixture("lenet.onnx"), &OnnxOptions::default()).unwrap(), &x);
+    // every float32 initializer as float16, and the input declared float16 (as `model.half()` exports)
+    let mut m = decode("lenet.onnx");
+    for t in &mut graph(&mut m).initializer {
+        if t.data_type() == DataType::Float as i32 {
+            let raw = t.raw_data.take().unwrap();
+            let halves: Vec<u8> =
+                raw.chunks_exact(4).flat_map(|c| half::f16::from_f32(f32::from_le_bytes([c[0], c[1], c[2], c[3]])).to_le_bytes()).collect();
+            t.raw_data = Some(halves);
+            t.data_type = Some(DataType::Float16 as i32);
+        }
+    }
+    let Some(proto::type_proto::Value::TensorType(t)) = graph(&mut m).input[0].r#type.as_mut().unwrap().value.as_mut() else { unreachable!() };
+    t.elem_type = Some(DataType::Float16 as i32);
+    let got = logits(&load(&m).unwrap(), &x);
+    let scale = want.iter().fold(0f32, |a, v| a.max(v.abs()));
+    for (a, b) in got.iter().zip(&want) {
+        assert!((a - b).abs() <= 1e-2 * scale, "float16 weights: {a} vs {b}");
+    }
+    assert_ne!(got, want, "the weights were rounded to float16");
+    // the weights of every layer in Constant nodes instead of initializers: the same logits
+    let mut m = decode("lenet.onnx");
+    let inits = std::mem::take(&mut graph(&mut m).initializer);
+    let constants: Vec<NodeProto> = inits
+        .into_iter()
+        .map(|t| NodeProto {
+            output: vec![t.name().to_string()],
+            name: Some(format!("const:{}", t.name())),
+            op_type: Some("Constant".into()),
+            attribute: vec![proto::AttributeProto { name: Some("value".into()), r#type: Some(proto::attribute_proto::AttributeType::Tensor as i32), t: Some(t), ..Default::default() }],
+            ..Default::default()
+        })
+        .collect();
+    let nodes = std::mem::take(&mut graph(&mut m).node);
+    graph(&mut m).node = nodes.into_iter().chain(constants).collect(); // after their readers: the loader sorts
+    assert_eq!(logits(&load(&m).unwrap(), &x), want);
+}

@@ -17,7 +17,14 @@ export class Exports {
     $('share-url').value = url;
     $('share-url').hidden = false;
     $('share-url').select();
-    if (navigator.clipboard) navigator.clipboard.writeText(url).catch(() => { /* the field shows it */ });
+    const status = (text) => {
+      $('share-status').textContent = text;
+      clearTimeout(this.statusTimer);
+      this.statusTimer = setTimeout(() => { $('share-status').textContent = ''; }, 4000);
+    };
+    const manual = () => status('copy the link from the field below');
+    if (navigator.clipboard) navigator.clipboard.writeText(url).then(() => status('link copied'), manual);
+    else manual();
   }
 
   download(name, blob) {

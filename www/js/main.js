@@ -155,12 +155,32 @@ function clearViews(message) {
   $('hint').textContent = message;
   $('hint').hidden = false;
   $('sum-line').textContent = '';
+  $('heat-caption').textContent = 'relevance heatmap: draw a digit';
+  $('target-note').hidden = true;
+  $('contrast-note').hidden = true;
   $('all-classes').replaceChildren();
   $('layers').replaceChildren();
   state.result = null;
 }
 
 const paint = (values, scale, alpha = false) => colorize(values, scale, alpha, settings.colormap);
+
+// A number for the page: three decimals, and never "-0.000".
+const num = (v) => (Math.abs(v) < 0.0005 ? 0 : v).toFixed(3);
+
+// What the heatmap's sum means for the method's family: LRP conserves the explained logit (up to what
+// biases and stabilizers absorb); gradient methods do not conserve relevance.
+function sumLine(res) {
+  const row = methodTable().methods.find((m) => m.name === settings.method);
+  const lrp = settings.method === 'custom' || (row && row.family === 'lrp');
+  const pad = Math.abs(res.padding) > 1e-6 ? ` (${num(res.padding)} of it on the padding)` : '';
+  if (lrp) {
+    const gap = res.explained - res.sum - res.padding;
+    const absorbed = Math.abs(gap) >= 0.0005 ? `; ${num(gap)} absorbed by biases and stabilizers (layer view)` : '';
+    return `Conservation: the heatmap sums to ${num(res.sum)} of the explained ${num(res.explained)}${pad}${absorbed}.`;
+  }
+  return `${S.methodLabel()} does not conserve relevance: the heatmap sums to ${num(res.sum)}${pad}; the explained logit is ${num(res.explained)}.`;
+}
 
 function update() {
   state.pending = false;
@@ -193,7 +213,15 @@ function update() {
   } else if ($('all-classes').children.length) {
     $('all-classes').replaceChildren();
   }
-  const r = call(engine, (e) => e.explain(request));
+  let r = call(engine, (e) => e.explain(request));
+  // "why 7 and not 7" explains nothing: refused, and the class is explained alone
+  const same = !r.error && r.value.contrast != null && r.value.contrast === r.value.target;
+  $('contrast-note').hidden = !same;
+  if (same) {
+    const names = state.info.classes;
+    $('contrast-note').textContent = `The contrast class is the explained class (${names[r.value.target]}): "why ${names[r.value.target]} and not ${names[r.value.target]}" is zero everywhere. Showing ${names[r.value.target]} alone; pick another contrast class.`;
+    r = call(engine, (e) => e.explain({ ...request, contrast: null }));
+  }
   if (r.error) {
     showError(r.error);
     finish(t0, pred, { pre, forward: 0, explain: 0, colour: 0 });
@@ -206,16 +234,20 @@ function update() {
   putRGBA(heatSmall, paint(res.heatmap, 0, true), w, h);
   const colour = performance.now() - tc;
   putRGBA($('input-view'), engine.input_rgba(), w, h);
-  drawOverlay($('overlay'), settings.overlay ? heatSmall : null, digit ? null : engine.transform());
+  const mark = settings.watermark && state.info.watermark ? state.info.watermark : null;
+  drawOverlay($('overlay'), settings.overlay ? heatSmall : null, digit ? null : engine.transform(), mark, h);
   const names = state.info.classes;
   const p = res.probabilities[res.prediction];
   pred.textContent = names[res.prediction] ?? String(res.prediction);
   pred.dataset.class = String(res.prediction);
   pred.dataset.probability = p.toFixed(4);
   bars.update(res.probabilities, res.prediction, res.target, res.contrast ?? -1);
+  const off = res.target !== res.prediction;
+  $('target-note').hidden = !off;
+  if (off) $('target-note-text').textContent = `Explaining ${names[res.target]}, not the predicted ${names[res.prediction]}.`;
   const why = res.contrast != null ? `why ${names[res.target]} and not ${names[res.contrast]}` : `class ${names[res.target]}`;
   $('heat-caption').textContent = `relevance for ${why} (${S.methodLabel()})`;
-  $('sum-line').textContent = `explained ${res.explained.toFixed(3)} · heatmap sum ${res.sum.toFixed(3)}${Math.abs(res.padding) > 1e-6 ? ` · on padding ${res.padding.toFixed(3)}` : ''}`;
+  $('sum-line').textContent = sumLine(res);
   if (settings.showLayers && res.layers.length) {
     renderLayers($('layers'), state.info, res, (m, s) => paint(m, s), setLayerRule);
   } else if (!settings.showLayers && $('layers').children.length) {
@@ -336,6 +368,7 @@ function wire() {
   for (const id of ['show-compare', 'show-equiv', 'shared-scale']) $(id).addEventListener('change', () => refreshPanels(true));
   $('tour-start').addEventListener('click', () => tour(0));
   $('clear').addEventListener('click', () => pad.clear());
+  $('target-reset').addEventListener('click', () => { settings.target = -1; S.show(); schedule(); });
   $('undo').addEventListener('click', () => pad.undo());
   $('example').addEventListener('click', () => example(false));
   $('example-wrong').addEventListener('click', () => example(true));
@@ -350,16 +383,17 @@ function wire() {
     const f = e.dataTransfer && e.dataTransfer.files[0];
     if (f) loadUserModel(f).finally(schedule);
   });
-  document.addEventListener('keydown', (e) => {
-    if (e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement) return;
-    if (e.key === 'Escape' || e.key === 'Delete') { pad.clear(); e.preventDefault(); }
-    else if ((e.key === 'z' && (e.ctrlKey || e.metaKey)) || e.key === 'u') { pad.undo(); e.preventDefault(); }
-  });
 }
 
 async function main() {
   pad = new Pad($('pad'), (why) => {
     if (why !== 'draw') $('example-info').textContent = pad.onlyDigit() ? $('example-info').textContent : '';
+    // a new drawing starts with the predicted class explained
+    if (why === 'clear') {
+      settings.target = -1;
+      settings.contrast = -1;
+      S.show();
+    }
     schedule(why);
     if (why === 'end' || why === 'example' || why === 'clear' || why === 'undo') requestAnimationFrame(() => requestAnimationFrame(announce));
   });

@@ -9,6 +9,8 @@ export class Pad {
     this.canvas = canvas;
     this.ctx = canvas.getContext('2d', { willReadFrequently: true });
     this.history = [];
+    // drawings removed by Clear, most recent last: Undo on an empty pad brings the last one back
+    this.cleared = [];
     this.current = null;
     this.onChange = onChange;
     canvas.addEventListener('pointerdown', (e) => this.down(e));
@@ -26,6 +28,9 @@ export class Pad {
   }
 
   key(e) {
+    // the shortcuts act only here, where the pad has focus (a button or field keeps its keys)
+    if (e.key === 'Escape' || e.key === 'Delete') { this.clear(); e.preventDefault(); return; }
+    if ((e.key === 'z' && (e.ctrlKey || e.metaKey)) || e.key === 'u') { this.undo(); e.preventDefault(); return; }
     const step = e.shiftKey ? 2 : 10;
     const moves = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] };
     if (moves[e.key]) {
@@ -97,6 +102,7 @@ export class Pad {
   }
 
   clear() {
+    if (this.history.length) this.cleared.push(this.history);
     this.history = [];
     this.current = null;
     this.redraw();
@@ -104,7 +110,8 @@ export class Pad {
   }
 
   undo() {
-    this.history.pop();
+    if (this.history.length) this.history.pop();
+    else if (this.cleared.length) this.history = this.cleared.pop();
     this.current = null;
     this.redraw();
     this.onChange('undo');

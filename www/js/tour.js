@@ -33,6 +33,15 @@ export function tour(step) {
   $('tour-next').focus();
 }
 
+// Esc closes an open tour, and nothing else sees that key press (not the pad's "Esc clears").
+window.addEventListener('keydown', (e) => {
+  if (e.key === 'Escape' && !$('tour').hidden) {
+    e.preventDefault();
+    e.stopImmediatePropagation();
+    tour(-1);
+  }
+}, true);
+
 export function toured() {
   try { return localStorage.getItem('lrp-live-toured') === '1'; } catch { return false; }
 }

@@ -23,7 +23,8 @@ export class Bars {
       b.type = 'button';
       b.className = 'bar';
       b.dataset.class = String(c);
-      b.innerHTML = '<div class="fill"></div><div class="lab"></div>';
+      // the accessible name is the visible text (percentage, class) plus the bar's role in words
+      b.innerHTML = '<div class="pct"></div><div class="fill"></div><div class="lab"></div><span class="sr-only state"></span>';
       b.querySelector('.lab').textContent = name;
       b.addEventListener('click', (e) => this.onPick(c, e.shiftKey || e.altKey));
       return b;
@@ -36,10 +37,12 @@ export class Bars {
       const p = probs[c] ?? 0;
       const name = this.names[c];
       b.querySelector('.fill').style.height = `${Math.max(1, p * 80)}px`;
+      b.querySelector('.pct').textContent = probs.length ? `${Math.round(p * 100)}%` : '';
       b.classList.toggle('pred', c === pred);
       b.classList.toggle('target', c === target);
       b.classList.toggle('contrast', c === contrast);
-      b.setAttribute('aria-label', `class ${name}: ${(p * 100).toFixed(1)} percent${c === target ? ', explained' : ''}${c === contrast ? ', contrast' : ''}`);
+      b.querySelector('.state').textContent = `${c === pred ? ', predicted' : ''}${c === target ? ', explained' : ''}${c === contrast ? ', contrast' : ''}`;
+      b.title = `class ${name}: ${(p * 100).toFixed(1)} %`;
       b.setAttribute('aria-pressed', c === target ? 'true' : 'false');
     });
   }
@@ -57,22 +60,33 @@ export function renderColorbar(canvas, colorOf) {
 
 // Draws the 28x28 heatmap image over the pad, mapped back through the preprocessing transform
 // ([scale, src_x, src_y, dst_x, dst_y]: pad = src + (grid - dst) / scale), or at 10x when there is none.
-export function drawOverlay(overlay, heat, transform) {
+// `mark`: a rectangle of the 28x28 grid ({ x, y, width, height }) drawn as ink with an outline (the
+// stamped watermark), where the network sees it.
+export function drawOverlay(overlay, heat, transform, mark = null, side = 28) {
   const ctx = overlay.getContext('2d');
   ctx.setTransform(1, 0, 0, 1, 0, 0);
   ctx.clearRect(0, 0, overlay.width, overlay.height);
-  if (!heat) return;
+  if (!heat && !mark) return;
   if (transform && transform.length === 5) {
     const [s, sx, sy, dx, dy] = transform;
     ctx.setTransform(1 / s, 0, 0, 1 / s, sx - dx / s, sy - dy / s);
   } else {
-    ctx.setTransform(overlay.width / heat.width, 0, 0, overlay.height / heat.height, 0, 0);
+    ctx.setTransform(overlay.width / side, 0, 0, overlay.height / side, 0, 0);
   }
-  ctx.imageSmoothingEnabled = true;
-  ctx.globalAlpha = 0.85;
-  ctx.drawImage(heat, 0, 0);
+  if (heat) {
+    ctx.imageSmoothingEnabled = true;
+    ctx.globalAlpha = 0.85;
+    ctx.drawImage(heat, 0, 0, side, side);
+    ctx.globalAlpha = 1;
+  }
+  if (mark) {
+    ctx.fillStyle = '#111';
+    ctx.fillRect(mark.x, mark.y, mark.width, mark.height);
+    ctx.strokeStyle = '#d97706';
+    ctx.lineWidth = 0.5;
+    ctx.strokeRect(mark.x - 0.5, mark.y - 0.5, mark.width + 1, mark.height + 1);
+  }
   ctx.setTransform(1, 0, 0, 1, 0, 0);
-  ctx.globalAlpha = 1;
 }
 
 // One heatmap per class on one colour scale: `maps` holds the classes' maps one after another.

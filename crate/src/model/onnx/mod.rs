@@ -503,7 +503,9 @@ impl<'g> Builder<'g> {
             }
             "Cast" => {
                 let d = self.dynamic(n, 0, false)?;
-                if attr_int(n, "to") != Some(proto::tensor_proto::DataType::Float as i64) {
+                use proto::tensor_proto::DataType as T;
+                let to = attr_int(n, "to").unwrap_or(0);
+                if ![T::Float, T::Float16, T::Bfloat16, T::Double].iter().any(|&d| to == d as i64) {
                     return Err("a Cast of a computed tensor to a type other than float".into());
                 }
                 self.set(n, Val::Dyn(d));
@@ -835,8 +837,10 @@ fn input_shape(input: &proto::ValueInfoProto) -> Result<(Shape, bool)> {
     let Some(TypeValue::TensorType(t)) = input.r#type.as_ref().and_then(|t| t.value.as_ref()) else {
         return Err(err(format!("the input \"{name}\" is not a tensor")));
     };
-    if t.elem_type() != proto::tensor_proto::DataType::Float as i32 {
-        return Err(err(format!("the input \"{name}\" is not float32")));
+    // a half-precision or double model is computed in float32 (its weights are converted)
+    use proto::tensor_proto::DataType as T;
+    if ![T::Float, T::Float16, T::Bfloat16, T::Double].iter().any(|&d| t.elem_type() == d as i32) {
+        return Err(err(format!("the input \"{name}\" is not a float tensor")));
     }
     let dims = t.shape.as_ref().map(|s| s.dim.as_slice()).unwrap_or_default();
     let fixed = |i: usize| -> Result<usize> {
