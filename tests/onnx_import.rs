@@ -250,8 +250,7 @@ fn float16_models_and_weights_in_constant_nodes_load() {
     for t in &mut graph(&mut m).initializer {
         if t.data_type() == DataType::Float as i32 {
             let raw = t.raw_data.take().unwrap();
-            let halves: Vec<u8> =
-                raw.chunks_exact(4).flat_map(|c| half::f16::from_f32(f32::from_le_bytes([c[0], c[1], c[2], c[3]])).to_le_bytes()).collect();
+            let halves: Vec<u8> = raw.chunks_exact(4).flat_map(|c| half::f16::from_f32(f32::from_le_bytes([c[0], c[1], c[2], c[3]])).to_le_bytes()).collect();
             t.raw_data = Some(halves);
             t.data_type = Some(DataType::Float16 as i32);
         }
@@ -273,7 +272,12 @@ fn float16_models_and_weights_in_constant_nodes_load() {
             output: vec![t.name().to_string()],
             name: Some(format!("const:{}", t.name())),
             op_type: Some("Constant".into()),
-            attribute: vec![proto::AttributeProto { name: Some("value".into()), r#type: Some(proto::attribute_proto::AttributeType::Tensor as i32), t: Some(t), ..Default::default() }],
+            attribute: vec![proto::AttributeProto {
+                name: Some("value".into()),
+                r#type: Some(proto::attribute_proto::AttributeType::Tensor as i32),
+                t: Some(t),
+                ..Default::default()
+            }],
             ..Default::default()
         })
         .collect();
