@@ -4,7 +4,7 @@
 // engine carries the method it needs, so a panel never changes what the main view shows.
 import { createEngine, convertOnnx, methodTable, call, colorize, colorOf } from './engine.js';
 import { Pad } from './pad.js';
-import { Bars, putRGBA, renderColorbar, drawOverlay, renderAllClasses, renderLayers } from './view.js';
+import { Bars, putRGBA, putTint, renderColorbar, drawOverlay, renderAllClasses, renderLayers } from './view.js';
 import * as S from './settings.js';
 import { ComparePanel } from './compare.js';
 import { EquivalencePanel } from './equivalences.js';
@@ -20,6 +20,7 @@ let bars = null;
 // the model's description, the last explanation, the page's own bookkeeping
 const state = { info: null, result: null, pending: false, digits: 0, cursor: 0, lastAnnounced: '', final: true };
 let heatSmall = null;
+let tintSmall = null;
 let panels = null;
 
 function showError(msg) {
@@ -41,6 +42,14 @@ async function gunzip(bytes) {
 
 const classOrNull = (c) => (c < 0 ? null : c);
 
+// The digit already on the pad at a first visit (nothing saved, no link), so that nothing is empty: a
+// handwritten 3 in pad coordinates (280 x 280), two arcs.
+const arc = (cx, cy, rx, ry, a0, a1, n) => Array.from({ length: n + 1 }, (_, i) => {
+  const a = a0 + (a1 - a0) * i / n;
+  return [Math.round((cx + rx * Math.cos(a)) * 10) / 10, Math.round((cy + ry * Math.sin(a)) * 10) / 10];
+});
+const FIRST_VISIT_DIGIT = [{ type: 'stroke', points: [...arc(138, 100, 44, 40, Math.PI * 1.1, Math.PI * 2.45, 30), ...arc(138, 178, 48, 44, -Math.PI * 0.45, Math.PI * 0.85, 30)] }];
+
 function fillClassSelect(select, first, classes) {
   select.replaceChildren(new Option(first, '-1'), ...classes.map((c, i) => new Option(c, String(i))));
 }
@@ -49,6 +58,7 @@ function modelLoaded(info) {
   state.info = info;
   const [, h, w] = info.input;
   heatSmall = Object.assign(document.createElement('canvas'), { width: w, height: h });
+  tintSmall = Object.assign(document.createElement('canvas'), { width: w, height: h });
   for (const id of ['heatmap', 'input-view']) Object.assign($(id), { width: w, height: h });
   bars.setClasses(info.classes);
   fillClassSelect($('target'), 'predicted', info.classes);
@@ -156,6 +166,7 @@ function clearViews(message) {
   $('hint').hidden = false;
   $('sum-line').textContent = '';
   $('heat-caption').textContent = 'relevance heatmap: draw a digit';
+  $('why').textContent = 'Draw a digit: its heatmap appears here.';
   $('target-note').hidden = true;
   $('contrast-note').hidden = true;
   $('all-classes').replaceChildren();
@@ -164,6 +175,37 @@ function clearViews(message) {
 }
 
 const paint = (values, scale, alpha = false) => colorize(values, scale, alpha, settings.colormap);
+
+// The colour map's two ends as CSS colours, and their names for the sentence above the heatmap. The
+// legend swatches, the bar outlines and the sentence follow the colour map (CSS custom properties).
+const COLOUR_NAMES = { bwr: ['red', 'blue'], puor: ['orange', 'purple'] };
+function applyColormap() {
+  const cm = settings.colormap;
+  renderColorbar($('colorbar'), (t) => colorOf(t, cm));
+  const root = document.documentElement.style;
+  for (const [name, t] of [['pos', 1], ['neg', -1]]) {
+    const rgb = Array.from(colorOf(t, cm));
+    root.setProperty(`--${name}`, `rgb(${rgb.join(',')})`);
+    // the same hue, darkened for text on white (WCAG AA contrast)
+    root.setProperty(`--${name}-text`, `rgb(${rgb.map((v) => Math.round(v * 0.72)).join(',')})`);
+  }
+}
+
+// One plain sentence that says what the heatmap shows, in the colour map's colours.
+function whySentence(res) {
+  const names = state.info.classes;
+  const [pos, neg] = COLOUR_NAMES[settings.colormap] || COLOUR_NAMES.bwr;
+  const cap = (w) => w[0].toUpperCase() + w.slice(1);
+  const t = names[res.target];
+  const span = (cls, text) => Object.assign(document.createElement('span'), { className: cls, textContent: text });
+  const el = $('why');
+  if (res.contrast != null) {
+    const c = names[res.contrast];
+    el.replaceChildren(`Why ${t} and not ${c}? `, span('pos', cap(pos)), ` pixels favour ${t} over ${c}, `, span('neg', neg), ` pixels ${c} over ${t}.`);
+  } else {
+    el.replaceChildren(`Why ${t}? `, span('pos', cap(pos)), ` pixels are evidence for ${t}, `, span('neg', neg), ' pixels against it.');
+  }
+}
 
 // A number for the page: three decimals, and never "-0.000".
 const num = (v) => (Math.abs(v) < 0.0005 ? 0 : v).toFixed(3);
@@ -235,7 +277,8 @@ function update() {
   const colour = performance.now() - tc;
   putRGBA($('input-view'), engine.input_rgba(), w, h);
   const mark = settings.watermark && state.info.watermark ? state.info.watermark : null;
-  drawOverlay($('overlay'), settings.overlay ? heatSmall : null, digit ? null : engine.transform(), mark, h);
+  if (settings.overlay) putTint(tintSmall, res.heatmap, colorOf(1, settings.colormap), colorOf(-1, settings.colormap));
+  drawOverlay($('overlay'), settings.overlay ? heatSmall : null, digit ? null : engine.transform(), mark, h, pad.canvas, tintSmall);
   const names = state.info.classes;
   const p = res.probabilities[res.prediction];
   pred.textContent = names[res.prediction] ?? String(res.prediction);
@@ -248,6 +291,7 @@ function update() {
   const why = res.contrast != null ? `why ${names[res.target]} and not ${names[res.contrast]}` : `class ${names[res.target]}`;
   $('heat-caption').textContent = `relevance for ${why} (${S.methodLabel()})`;
   $('sum-line').textContent = sumLine(res);
+  whySentence(res);
   if (settings.showLayers && res.layers.length) {
     renderLayers($('layers'), state.info, res, (m, s) => paint(m, s), setLayerRule);
   } else if (!settings.showLayers && $('layers').children.length) {
@@ -340,7 +384,7 @@ async function example(wrong) {
 function wire() {
   S.bind((key) => {
     showError('');
-    if (key === 'colormap') renderColorbar($('colorbar'), (t) => colorOf(t, settings.colormap));
+    if (key === 'colormap') applyColormap();
     schedule();
   });
   $('model').addEventListener('change', async (e) => {
@@ -421,7 +465,8 @@ async function main() {
 
   const fromLink = S.fromHash();
   S.setRestoring(true);
-  const drawing = S.apply(fromLink || S.restored(), models);
+  const saved = fromLink || S.restored();
+  const drawing = saved ? S.apply(saved, models) : FIRST_VISIT_DIGIT;
   const first = models.includes(settings.model) ? settings.model : (models.includes('cnn') ? 'cnn' : models[0]);
   $('model').value = first;
   // a loaded model shows the settings (saved classes out of its range fall back); a failed load leaves
@@ -430,7 +475,7 @@ async function main() {
   S.show();
   if (drawing) pad.fromJSON(drawing);
   S.setRestoring(false);
-  renderColorbar($('colorbar'), (t) => colorOf(t, settings.colormap));
+  applyColormap();
   wire();
   schedule();
   if (!toured() && !fromLink) requestAnimationFrame(() => tour(0));

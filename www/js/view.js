@@ -36,8 +36,8 @@ export class Bars {
     this.items.forEach((b, c) => {
       const p = probs[c] ?? 0;
       const name = this.names[c];
-      b.querySelector('.fill').style.height = `${Math.max(1, p * 80)}px`;
-      b.querySelector('.pct').textContent = probs.length ? `${Math.round(p * 100)}%` : '';
+      b.querySelector('.fill').style.setProperty('--p', String(p));
+      b.querySelector('.pct').textContent = probs.length && p >= 0.005 ? `${Math.round(p * 100)}%` : '';
       b.classList.toggle('pred', c === pred);
       b.classList.toggle('target', c === target);
       b.classList.toggle('contrast', c === contrast);
@@ -62,22 +62,61 @@ export function renderColorbar(canvas, colorOf) {
 // ([scale, src_x, src_y, dst_x, dst_y]: pad = src + (grid - dst) / scale), or at 10x when there is none.
 // `mark`: a rectangle of the 28x28 grid ({ x, y, width, height }) drawn as ink with an outline (the
 // stamped watermark), where the network sees it.
-export function drawOverlay(overlay, heat, transform, mark = null, side = 28) {
+// The ink itself is tinted: where the relevance is strong the strokes take its colour, where it is weak
+// they stay dark (`ink`: the pad canvas, dark ink on white), and a faint halo shows relevance off the ink.
+const scratch = { tint: null, mask: null };
+function canvasLike(c, key) {
+  let s = scratch[key];
+  if (!s || s.width !== c.width || s.height !== c.height) s = scratch[key] = Object.assign(document.createElement('canvas'), { width: c.width, height: c.height });
+  return s;
+}
+
+export function drawOverlay(overlay, heat, transform, mark = null, side = 28, ink = null, tintMap = heat) {
   const ctx = overlay.getContext('2d');
   ctx.setTransform(1, 0, 0, 1, 0, 0);
   ctx.clearRect(0, 0, overlay.width, overlay.height);
   if (!heat && !mark) return;
-  if (transform && transform.length === 5) {
-    const [s, sx, sy, dx, dy] = transform;
-    ctx.setTransform(1 / s, 0, 0, 1 / s, sx - dx / s, sy - dy / s);
-  } else {
-    ctx.setTransform(overlay.width / side, 0, 0, overlay.height / side, 0, 0);
-  }
+  const toGrid = (c) => {
+    if (transform && transform.length === 5) {
+      const [s, sx, sy, dx, dy] = transform;
+      c.setTransform(1 / s, 0, 0, 1 / s, sx - dx / s, sy - dy / s);
+    } else {
+      c.setTransform(overlay.width / side, 0, 0, overlay.height / side, 0, 0);
+    }
+    c.imageSmoothingEnabled = true;
+  };
+  toGrid(ctx);
   if (heat) {
-    ctx.imageSmoothingEnabled = true;
-    ctx.globalAlpha = 0.85;
+    ctx.globalAlpha = 0.45;
     ctx.drawImage(heat, 0, 0, side, side);
     ctx.globalAlpha = 1;
+    if (ink) {
+      // the ink's coverage as an alpha mask
+      const mask = canvasLike(overlay, 'mask');
+      const src = ink.getContext('2d', { willReadFrequently: true }).getImageData(0, 0, ink.width, ink.height);
+      const d = src.data;
+      for (let i = 0; i < d.length; i += 4) {
+        d[i + 3] = 255 - d[i];
+        d[i] = d[i + 1] = d[i + 2] = 0;
+      }
+      mask.getContext('2d').putImageData(src, 0, 0);
+      // the heat over dark ink, cut to the ink
+      const tint = canvasLike(overlay, 'tint');
+      const t = tint.getContext('2d');
+      t.setTransform(1, 0, 0, 1, 0, 0);
+      t.globalCompositeOperation = 'source-over';
+      t.fillStyle = '#222';
+      t.fillRect(0, 0, tint.width, tint.height);
+      toGrid(t);
+      t.drawImage(tintMap, 0, 0, side, side);
+      t.setTransform(1, 0, 0, 1, 0, 0);
+      t.globalCompositeOperation = 'destination-in';
+      t.drawImage(mask, 0, 0);
+      t.globalCompositeOperation = 'source-over';
+      ctx.setTransform(1, 0, 0, 1, 0, 0);
+      ctx.drawImage(tint, 0, 0);
+      toGrid(ctx);
+    }
   }
   if (mark) {
     ctx.fillStyle = '#111';
@@ -87,6 +126,19 @@ export function drawOverlay(overlay, heat, transform, mark = null, side = 28) {
     ctx.strokeRect(mark.x - 0.5, mark.y - 0.5, mark.width + 1, mark.height + 1);
   }
   ctx.setTransform(1, 0, 0, 1, 0, 0);
+}
+
+// The colour map's end colours with alpha sqrt(|v| / max |v|): over dark ink, strong relevance shows
+// its full colour and weak relevance leaves the ink dark.
+export function putTint(canvas, values, pos, neg) {
+  const scale = values.reduce((m, v) => Math.max(m, Math.abs(v)), 0) || 1;
+  const img = new ImageData(canvas.width, canvas.height);
+  for (let i = 0; i < values.length && i * 4 < img.data.length; i++) {
+    const t = values[i] / scale;
+    const c = t >= 0 ? pos : neg;
+    img.data.set([c[0], c[1], c[2], Math.round(Math.sqrt(Math.abs(t)) * 255)], i * 4);
+  }
+  canvas.getContext('2d').putImageData(img, 0, 0);
 }
 
 // One heatmap per class on one colour scale: `maps` holds the classes' maps one after another.

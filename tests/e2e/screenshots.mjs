@@ -1,0 +1,40 @@
+// Screenshots of the page at the four sizes the page must work at (a phone with touch, a projector, a
+// laptop, a desktop): on load, and after one stroke-drawn digit. Not a test: it writes PNGs.
+//   node tests/e2e/screenshots.mjs [ROOT] [OUT_PREFIX]      (default: www/, docs/screenshots/now)
+import path from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { ROOT, startServer, launch, drawDigit } from './helpers.mjs';
+
+export const SIZES = [
+  { name: 'phone-390x844', viewport: { width: 390, height: 844 }, touch: true },
+  { name: 'projector-1024x768', viewport: { width: 1024, height: 768 } },
+  { name: 'laptop-1280x720', viewport: { width: 1280, height: 720 } },
+  { name: 'desktop-1440x900', viewport: { width: 1440, height: 900 } },
+];
+
+const root = process.argv[2] ? path.resolve(process.argv[2]) : path.join(ROOT, 'www');
+const prefix = process.argv[3] ? path.resolve(process.argv[3]) : path.join(ROOT, 'docs/screenshots/now');
+mkdirSync(path.dirname(prefix), { recursive: true });
+
+const server = await startServer(root);
+const browser = await launch();
+try {
+  for (const size of SIZES) {
+    const context = await browser.newContext({ viewport: size.viewport, hasTouch: !!size.touch, isMobile: !!size.touch, deviceScaleFactor: size.touch ? 2 : 1 });
+    await context.addInitScript(() => { try { localStorage.setItem('lrp-live-toured', '1'); } catch { /* fine */ } });
+    const page = await context.newPage();
+    await page.goto(server.url);
+    await page.waitForFunction(() => document.documentElement.dataset.ready === 'true', null, { timeout: 20000 });
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: `${prefix}-${size.name}-load.png` });
+    await page.click('#clear');
+    await drawDigit(page, 7);
+    await page.waitForTimeout(200);
+    await page.screenshot({ path: `${prefix}-${size.name}-drawn.png` });
+    await context.close();
+  }
+} finally {
+  await browser.close();
+  server.stop();
+}
+console.log(`screenshots: ${prefix}-*.png`);
