@@ -11,10 +11,11 @@ export CHROMEDRIVER := /usr/bin/chromedriver
 # npm's binaryen (scripts/node_modules) provides wasm-opt; cargo-installed tools live in ~/.cargo/bin
 export PATH := $(CURDIR)/scripts/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: help demo web cli test test-rust test-wasm test-e2e bench bench-criterion profile-wasm models fuzz fmt clippy
+.PHONY: help demo web site cli test test-rust test-wasm test-e2e bench bench-criterion profile-wasm models fuzz fmt clippy
 
 help:
 	@echo "make demo    build the page and serve it on http://127.0.0.1:$(PORT)/"
+	@echo "make site    write the page as static files to $(SITE) (for any static host)"
 	@echo "make test    run every test (Rust, wasm in Chromium, the page in Chromium)"
 	@echo "make bench   print the benchmark tables"
 	@echo "make models  retrain the shipped models (needs the MNIST training set in $(MNIST))"
@@ -33,6 +34,15 @@ web:
 	@for m in $(MODELS); do cp models/$$m.safetensors www/models/; done
 	@printf '%s\n' $(MODELS) | awk 'BEGIN{printf "["} {printf "%s{\"stem\":\"%s\"}", (NR>1?",":""), $$0} END{print "]"}' > www/models/index.json
 
+# A self-contained folder of static files (the page, both wasm builds, the models, the test digits) for
+# any static host; it needs no special headers (without cross-origin isolation it runs single-threaded).
+SITE ?= target/site
+site: web
+	@rm -rf $(SITE) && mkdir -p $(SITE)
+	@cp -r www/index.html www/style.css www/sw.js www/js www/data www/models www/pkg www/pkg-onnx $(SITE)/
+	@find $(SITE) -name .gitignore -delete
+	@echo "$(SITE): $$(find $(SITE) -type f | wc -l) files, $$(du -sh $(SITE) | cut -f1); copy it to any static host"
+
 demo: web cli
 	@$(LRP) serve --root www --port $(PORT)
 
@@ -50,7 +60,7 @@ test-wasm:
 	cargo clippy --quiet --target wasm32-unknown-unknown -p lrp --lib --tests --features testing,onnx -- -D warnings
 	wasm-pack test --headless --chrome crate --test web --features testing,onnx
 
-test-e2e: web cli
+test-e2e: site cli
 	@scripts/ensure-tools.sh browser node
 	cd tests/e2e && npm test
 

@@ -77,6 +77,8 @@ test('the sum line says what the sum means per method family; bars show percenta
   const p = Number(await page.getAttribute('#prediction', 'data-probability'));
   const bar = await page.textContent('#bars .bar[data-class="4"] .pct');
   assert.equal(bar, `${Math.round(p * 100)}%`);
+  const shown = await page.$$eval('#bars .pct', (e) => e.map((x) => x.textContent));
+  assert.ok(shown.every((t) => t === '' || /^\d+%$/.test(t)), 'a percentage, or nothing below 0.5 %');
   assert.doesNotMatch(await page.textContent('body'), /-0\.000/);
   s = await seq(page);
   await page.selectOption('#method', 'epsilon-plus');

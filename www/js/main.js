@@ -381,7 +381,19 @@ async function example(wrong) {
   $('example-info').textContent = `MNIST test digit #${i}, labelled ${label}${wrong ? ' (this model gets it wrong)' : ''}. Draw on it to change it.`;
 }
 
+// Present mode, for a projector: full screen (when asked by a click), text 1.5x, only the pad, the
+// heatmap, the prediction and the sentence. Also from the URL: ?present.
+function setPresent(on, fullscreen) {
+  document.documentElement.classList.toggle('present', on);
+  $('present').textContent = on ? 'Leave present mode' : 'Present';
+  $('present').setAttribute('aria-pressed', String(on));
+  if (fullscreen && on && document.fullscreenEnabled && !document.fullscreenElement) document.documentElement.requestFullscreen().catch(() => { /* a window is fine */ });
+  if (!on && document.fullscreenElement) document.exitFullscreen().catch(() => { /* fine */ });
+}
+
 function wire() {
+  $('present').addEventListener('click', () => setPresent(!document.documentElement.classList.contains('present'), true));
+  if (new URLSearchParams(location.search).has('present')) setPresent(true, false);
   S.bind((key) => {
     showError('');
     if (key === 'colormap') applyColormap();
