@@ -4,6 +4,7 @@
 // Share says "copied", and the watermark toggle and the watermark itself are where they should be.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { session, drawDigit, clearPad, settled, seq, heatmapPixels } from './helpers.mjs';
 
 const S = session({ before, after });
@@ -158,4 +159,52 @@ test('the watermark toggle is enabled with the model, and the watermark is drawn
   await page.selectOption('#model', 'cnn');
   await settled(page, s);
   assert.equal(await page.isDisabled('#stamp-watermark'), true);
+});
+
+test('touch: a visible toggle makes a tap on a bar pick the contrast class', async () => {
+  const { page } = S.ctx;
+  await clearPad(page);
+  await drawDigit(page, 7);
+  await page.check('#pick-contrast');
+  await clickBar(page, 1);
+  assert.match(await page.textContent('#heat-caption'), /why 7 and not 1/);
+  assert.match(await page.textContent('#why'), /^Why 7 and not 1\?/);
+  await page.uncheck('#pick-contrast');
+  await clickBar(page, 1, true);
+  assert.doesNotMatch(await page.textContent('#heat-caption'), /and not/, 'Shift-click toggles it off again');
+});
+
+test('the PNG export carries the drawing, the heatmap, the colour bar, the class, the method and its parameters', async () => {
+  const { page } = S.ctx;
+  await clearPad(page);
+  await drawDigit(page, 5);
+  const s = await seq(page);
+  await page.selectOption('#method', 'lrp-gamma');
+  await settled(page, s);
+  const [png] = await Promise.all([page.waitForEvent('download'), page.click('#download-png')]);
+  const bytes = readFileSync(await png.path());
+  assert.deepEqual([bytes.readUInt32BE(16), bytes.readUInt32BE(20)], [720, 464], 'drawing and heatmap side by side, a caption below');
+  const caption = await page.getAttribute('#download-png', 'data-caption');
+  assert.match(caption, /^Relevance for class 5; the network predicts 5 \(\d+\.\d %\)\./);
+  assert.match(caption, /Method: lrp-gamma \(γ = 0\.25\)\. Model: cnn\./);
+  assert.match(caption, /Red \/ blue: for the class \/ against it/);
+  const st = await seq(page);
+  await page.selectOption('#method', 'epsilon-plus');
+  await settled(page, st);
+});
+
+test('plots are drawn at the screen density with axes; softmax and logit maps share one scale', async () => {
+  const { page } = S.ctx;
+  await clearPad(page);
+  await drawDigit(page, 3);
+  await page.check('#show-compare');
+  await page.check('#show-equiv');
+  await page.waitForFunction(() => Number(document.querySelector('#flip-ranking').dataset.ready || 0) > 0);
+  const plot = await page.$eval('#flip-plot', (c) => ({ w: c.width, css: c.clientWidth, dpr: devicePixelRatio }));
+  assert.equal(plot.w, Math.round(plot.css * plot.dpr));
+  await page.waitForFunction(() => document.querySelector('#eq-softmax').dataset.scale);
+  assert.equal(await page.getAttribute('#eq-softmax', 'data-scale'), await page.getAttribute('#eq-logit', 'data-scale'));
+  await page.uncheck('#show-compare');
+  await page.uncheck('#show-equiv');
+  assert.equal(await page.isVisible('#compare-grid'), false, 'a closed panel shows no empty frame');
 });

@@ -58,37 +58,77 @@ export class ComparePanel {
     rnd.textContent = `random order: AOPC ${data.random.aopc.toFixed(3)}`;
     list.appendChild(rnd);
     const current = data.methods.find((m) => m.name === methodRequest().method) || ranked[0];
-    plotCurves($('flip-plot'), current, data.random);
+    const [c, h0, w0] = this.ui.info().input;
+    plotCurves($('flip-plot'), current, data.random, 8, c * h0 * w0);
     $('flip-caption').textContent = `Logit of class ${this.ui.info().classes[data.target] ?? data.target} as the most relevant pixels of the ${current.name} heatmap are removed first (8 per step), against a random order. All ${data.methods.length} methods computed in ${ms.toFixed(0)} ms.`;
     $('flip-caption').dataset.ms = ms.toFixed(1);
     $('flip-ranking').dataset.ready = String(Number($('flip-ranking').dataset.ready || 0) + 1);
   }
 }
 
-function plotCurves(canvas, m, random) {
+// The pixel-flipping curves with axes: x the pixels removed (8 per step, of the input's), y the logit,
+// ticks and labels on both; drawn at the screen's pixel density.
+function plotCurves(canvas, m, random, perStep, total) {
+  const dpr = window.devicePixelRatio || 1;
+  const cssW = canvas.clientWidth || 420;
+  const cssH = canvas.clientHeight || 200;
+  canvas.width = Math.round(cssW * dpr);
+  canvas.height = Math.round(cssH * dpr);
   const ctx = canvas.getContext('2d');
-  const { width: w, height: h } = canvas;
-  ctx.clearRect(0, 0, w, h);
-  const all = [...m.values, ...random.values];
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.clearRect(0, 0, cssW, cssH);
+  const box = { l: 46, r: cssW - 10, t: 24, b: cssH - 34 };
+  const all = [...m.values, ...random.values, 0];
   const lo = Math.min(...all);
   const hi = Math.max(...all);
-  const y = (v) => h - 14 - (h - 24) * (v - lo) / ((hi - lo) || 1);
-  const x = (i, n) => 30 + (w - 40) * i / (n - 1);
+  const n = m.values.length;
+  const y = (v) => box.b - (box.b - box.t) * (v - lo) / ((hi - lo) || 1);
+  const x = (i) => box.l + (box.r - box.l) * i / Math.max(1, n - 1);
+  const style = getComputedStyle(document.documentElement);
+  const ink = style.getPropertyValue('--ink').trim() || '#1b1f24';
+  const muted = style.getPropertyValue('--muted').trim() || '#5b6470';
+  ctx.font = '11px system-ui, sans-serif';
+  ctx.fillStyle = muted;
   ctx.strokeStyle = '#c8cdd3';
-  ctx.beginPath();
-  ctx.moveTo(30, y(0));
-  ctx.lineTo(w - 10, y(0));
-  ctx.stroke();
+  ctx.lineWidth = 1;
+  // y ticks: the range's ends and zero
+  ctx.textAlign = 'right';
+  ctx.textBaseline = 'middle';
+  for (const v of [...new Set([lo, 0, hi])]) {
+    ctx.beginPath();
+    ctx.moveTo(box.l - 4, y(v));
+    ctx.lineTo(box.r, y(v));
+    ctx.stroke();
+    ctx.fillText((Math.abs(v) < 0.005 ? 0 : v).toFixed(2), box.l - 6, y(v));
+  }
+  // x ticks: 0, a quarter, a half, three quarters, all of the removed pixels
+  ctx.textAlign = 'center';
+  ctx.textBaseline = 'top';
+  for (let q = 0; q <= 4; q++) {
+    const i = Math.round((n - 1) * q / 4);
+    ctx.beginPath();
+    ctx.moveTo(x(i), box.b);
+    ctx.lineTo(x(i), box.b + 4);
+    ctx.stroke();
+    ctx.fillText(String(Math.min(total, i * perStep)), x(i), box.b + 6);
+  }
+  ctx.fillText(`pixels removed (of ${total})`, (box.l + box.r) / 2, box.b + 19);
+  ctx.save();
+  ctx.translate(11, (box.t + box.b) / 2);
+  ctx.rotate(-Math.PI / 2);
+  ctx.fillText('logit', 0, -6);
+  ctx.restore();
   const line = (vals, color) => {
     ctx.strokeStyle = color;
     ctx.lineWidth = 2;
     ctx.beginPath();
-    vals.forEach((v, i) => (i ? ctx.lineTo(x(i, vals.length), y(v)) : ctx.moveTo(x(i, vals.length), y(v))));
+    vals.forEach((v, i) => (i ? ctx.lineTo(x(i), y(v)) : ctx.moveTo(x(i), y(v))));
     ctx.stroke();
   };
   line(random.values, '#8a94a0');
   line(m.values, '#d62020');
-  ctx.fillStyle = '#1b1f24';
-  ctx.font = '11px system-ui';
-  ctx.fillText(`${m.name} (red) vs random (grey); x: pixels removed, y: logit`, 32, 12);
+  ctx.fillStyle = ink;
+  ctx.textAlign = 'left';
+  ctx.textBaseline = 'top';
+  ctx.fillText(`${m.name} (red) against a random order (grey)`, box.l, 4);
 }

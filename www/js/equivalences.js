@@ -41,7 +41,7 @@ export class EquivalencePanel {
       root.forEach((v, i) => { const g = Math.round(255 * (v - lo) / ((hi - lo) || 1)); img.set([g, g, g, 255], i * 4); });
       putRGBA($('eq-root'), img, w, h);
       putRGBA($('eq-taylor'), colorize(taylor, 0, false, cmap), w, h);
-      $('eq-root-caption').textContent = `root point: pixels from ${lo.toFixed(2)} to ${hi.toFixed(2)} (the data lives in [0, 1]); f there ${t.value.root_value?.toFixed(3)}`;
+      $('eq-root-caption').textContent = `root point: pixels from ${lo.toFixed(2)} to ${hi.toFixed(2)} (the data lives in [0, 1]); f there ${t.value.root_value == null ? '?' : (Math.abs(t.value.root_value) < 0.0005 ? 0 : t.value.root_value).toFixed(3)}`;
     }
     // softmax instead of the logit
     const s = call(engine, (e) => e.softmax_explanation(target));
@@ -49,8 +49,14 @@ export class EquivalencePanel {
       const soft = s.value;
       let sm = 0;
       for (const v of soft) sm = Math.max(sm, Math.abs(v));
-      putRGBA($('eq-softmax'), colorize(soft, 0, false, cmap), w, h);
-      putRGBA($('eq-logit'), colorize(gxi, 0, false, cmap), w, h);
+      // one shared scale: the probability's map fades exactly as much as it does
+      let gm = 0;
+      for (const v of gxi) gm = Math.max(gm, Math.abs(v));
+      const shared = Math.max(sm, gm) || 1;
+      putRGBA($('eq-softmax'), colorize(soft, shared, false, cmap), w, h);
+      putRGBA($('eq-logit'), colorize(gxi, shared, false, cmap), w, h);
+      $('eq-softmax').dataset.scale = String(shared);
+      $('eq-logit').dataset.scale = String(shared);
       $('eq-softmax-caption').textContent = `largest |R| for the probability: ${sm.toExponential(1)}; for the logit: ${maxAbs.toExponential(1)}`;
       $('eq-softmax-caption').dataset.ratio = String(sm / (maxAbs || 1));
     }

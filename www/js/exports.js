@@ -1,6 +1,6 @@
 // Share links and downloads: the settings and drawing as a URL, the heatmap as a PNG, the whole
 // explanation (settings, input, heatmap, per-layer relevance) as JSON.
-import { shareUrl, snapshot } from './settings.js';
+import { shareUrl, snapshot, params, usedParams, methodLabel } from './settings.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -37,15 +37,56 @@ export class Exports {
     setTimeout(() => URL.revokeObjectURL(a.href), 1000);
   }
 
-  downloadPng() {
-    const src = $('heatmap');
+  // A worksheet's picture: the drawing with its heatmap, the heatmap alone, the colour bar, and what was
+  // explained (class, prediction, model, method and its parameters) in words.
+  pngCanvas() {
+    const side = 336;
+    const pad = 16;
     const c = document.createElement('canvas');
-    c.width = src.width * 10;
-    c.height = src.height * 10;
+    c.width = 2 * side + 3 * pad;
+    c.height = side + 2 * pad + 96;
     const ctx = c.getContext('2d');
+    ctx.fillStyle = '#fff';
+    ctx.fillRect(0, 0, c.width, c.height);
+    ctx.imageSmoothingEnabled = true;
+    ctx.drawImage($('pad'), pad, pad, side, side);
+    ctx.drawImage($('overlay'), pad, pad, side, side);
     ctx.imageSmoothingEnabled = false;
-    ctx.drawImage(src, 0, 0, c.width, c.height);
-    c.toBlob((b) => this.download('lrp-live-heatmap.png', b), 'image/png');
+    ctx.drawImage($('heatmap'), 2 * pad + side, pad, side, side);
+    ctx.strokeStyle = '#c8cdd3';
+    ctx.strokeRect(pad, pad, side, side);
+    ctx.strokeRect(2 * pad + side, pad, side, side);
+    const y0 = side + 2 * pad;
+    ctx.drawImage($('colorbar'), 2 * pad + side + 20, y0, side - 40, 12);
+    ctx.fillStyle = '#1b1f24';
+    ctx.font = '13px system-ui, sans-serif';
+    ctx.textBaseline = 'top';
+    ctx.fillText('−', 2 * pad + side + 4, y0 - 2);
+    ctx.fillText('+', 2 * pad + 2 * side - 12, y0 - 2);
+    const lines = this.captionLines();
+    for (const [i, line] of lines.entries()) ctx.fillText(line, pad, y0 + 20 + 18 * i);
+    $('download-png').dataset.caption = lines.join('\n');
+    return c;
+  }
+
+  captionLines() {
+    const info = this.ui.info();
+    const res = this.ui.result();
+    if (!info || !res) return ['LRP Live: no explanation yet'];
+    const names = info.classes;
+    const p = params();
+    const shown = { epsilon: `ε = ${p.epsilon.toPrecision(2)}`, gamma: `γ = ${p.gamma.toPrecision(2)}`, alpha: `α = ${p.alpha}, β = ${p.beta}`, steps: `${p.steps} steps`, samples: `${p.samples} samples`, sigma: `σ = ${p.sigma}` };
+    const used = usedParams().filter((k) => shown[k]).map((k) => shown[k]);
+    const what = res.contrast != null ? `why ${names[res.target]} and not ${names[res.contrast]}` : `class ${names[res.target]}`;
+    return [
+      `Relevance for ${what}; the network predicts ${names[res.prediction]} (${(100 * res.probabilities[res.prediction]).toFixed(1)} %).`,
+      `Method: ${methodLabel()}${used.length ? ` (${used.join(', ')})` : ''}. Model: ${info.name}.`,
+      `${this.ui.colours()}: for the class / against it; colour scale symmetric around zero. LRP Live.`,
+    ];
+  }
+
+  downloadPng() {
+    this.pngCanvas().toBlob((b) => this.download('lrp-live-heatmap.png', b), 'image/png');
   }
 
   explanationJson() {

@@ -453,7 +453,9 @@ async function main() {
     schedule(why);
     if (why === 'end' || why === 'example' || why === 'clear' || why === 'undo') requestAnimationFrame(() => requestAnimationFrame(announce));
   });
-  bars = new Bars($('bars'), (c, contrast) => {
+  bars = new Bars($('bars'), (c, shift) => {
+    // Shift-click, or a tap with "tap picks the contrast" on (touch screens have no Shift)
+    const contrast = shift || $('pick-contrast').checked;
     if (contrast) settings.contrast = settings.contrast === c ? -1 : c;
     else settings.target = settings.target === c ? -1 : c;
     S.show();
@@ -466,7 +468,8 @@ async function main() {
     showError(`could not start the engine: ${e.message}`);
     return;
   }
-  const ui = { engine, settings, pad, showError, info: () => state.info, result: () => state.result };
+  const colours = () => { const [p, n] = COLOUR_NAMES[settings.colormap] || COLOUR_NAMES.bwr; return `${p[0].toUpperCase()}${p.slice(1)} / ${n}`; };
+  const ui = { engine, settings, pad, showError, colours, info: () => state.info, result: () => state.result };
   panels = { compare: new ComparePanel(ui), equiv: new EquivalencePanel(ui), exports: new Exports(ui) };
   S.buildControls();
   let models = ['cnn', 'mlp', 'clever-hans'];
