@@ -146,5 +146,54 @@ const mib = (b) => (b / 1048576).toFixed(2);
 console.log(`\nwasm linear memory of the page: ${mib(memLoad)} MiB after load, ${mib(memWarm)} MiB after the first drawing, ${mib(memAfter)} MiB after ${updates} more updates${memAfter > memWarm ? ' (GREW)' : ' (no growth)'}`);
 writeFileSync(path.join(ROOT, 'target/bench/wasm.json'), JSON.stringify({ ...wasm, memory_page: { after_load: memLoad, after_first_drawing: memWarm, after_updates: memAfter, updates } }, null, 1));
 
+// Drawing with heavy settings (Integrated Gradients at 128 steps and the all-classes view): the time
+// between animation frames during a stroke, with the heavy work in the Web Worker and on the main thread
+// (?worker=0), and how many explanations arrived while drawing.
+async function strokeFrames(query) {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
+  await ctx.addInitScript(() => localStorage.setItem('lrp-live-toured', '1'));
+  const p = await ctx.newPage();
+  await p.goto(`${server.url}${query}`);
+  await p.waitForFunction(() => document.documentElement.dataset.ready === 'true');
+  await p.selectOption('#method', 'integrated-gradients');
+  await p.$eval('#steps', (e) => { e.value = '128'; e.dispatchEvent(new Event('input', { bubbles: true })); });
+  await p.check('#show-all');
+  await p.click('#clear');
+  await p.waitForTimeout(500);
+  await p.evaluate(() => {
+    window.__frames = [];
+    window.__seq0 = Number(document.querySelector('#prediction').dataset.seq);
+    let last = performance.now();
+    const tick = (t) => { window.__frames.push(t - last); last = t; if (!window.__stop) requestAnimationFrame(tick); };
+    requestAnimationFrame(tick);
+  });
+  await p.locator('#pad').scrollIntoViewIfNeeded();
+  const box = await p.locator('#pad').boundingBox();
+  const sx = box.width / 280;
+  for (let k = 0; k < 3; k++) {
+    for (const pts of DIGITS[[7, 3, 2][k]]) {
+      await p.mouse.move(box.x + pts[0][0] * sx, box.y + pts[0][1] * sx);
+      await p.mouse.down();
+      for (const [x, y] of pts.slice(1)) await p.mouse.move(box.x + x * sx, box.y + y * sx, { steps: 2 });
+      await p.mouse.up();
+    }
+  }
+  const out = await p.evaluate(() => {
+    window.__stop = true;
+    return { frames: window.__frames.slice(2), arrived: Number(document.querySelector('#prediction').dataset.seq) - window.__seq0 };
+  });
+  await ctx.close();
+  return out;
+}
+console.log('\ndrawing with Integrated Gradients (128 steps) and the all-classes view: time between frames during the strokes');
+console.log('engine                 frames  median ms  p95 ms  explanations shown');
+const frameRows = {};
+for (const [name, query] of [['in a Web Worker', ''], ['on the main thread', '?worker=0']]) {
+  const r = await strokeFrames(query);
+  frameRows[name] = { frames: r.frames.length, median_ms: quantile(r.frames, 0.5), p95_ms: quantile(r.frames, 0.95), explanations: r.arrived };
+  console.log(`${name.padEnd(22)} ${String(r.frames.length).padStart(6)} ${quantile(r.frames, 0.5).toFixed(1).padStart(10)} ${quantile(r.frames, 0.95).toFixed(1).padStart(7)} ${String(r.arrived).padStart(19)}`);
+}
+writeFileSync(path.join(ROOT, 'target/bench/frames.json'), JSON.stringify(frameRows, null, 1));
+
 await browser.close();
 server.stop();

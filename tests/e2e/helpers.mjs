@@ -118,6 +118,21 @@ export async function heatmapPixels(page, selector = '#heatmap') {
   }, selector);
 }
 
+// One server and one browser for a test file (tests open their own pages): registers the before/after
+// hooks and returns an object whose `server` and `browser` are set once `before` has run.
+export function servers(hooks) {
+  const s = {};
+  hooks.before(async () => {
+    s.server = await startServer();
+    s.browser = await launch();
+  });
+  hooks.after(async () => {
+    await s.browser?.close();
+    s.server?.stop();
+  });
+  return s;
+}
+
 // One server, one browser and one page for a test file: registers the before/after hooks and returns
 // an object whose `server`, `browser` and `ctx` (from openPage) are set once `before` has run.
 export function session(hooks) {

@@ -4,19 +4,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { startServer, launch, drawDigit, seq, settled, ARTIFACTS } from './helpers.mjs';
+import { servers, drawDigit, seq, settled, ARTIFACTS } from './helpers.mjs';
 import { SIZES } from './screenshots.mjs';
 
-let server;
-let browser;
-before(async () => {
-  server = await startServer();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  server?.stop();
-});
+const S = servers({ before, after });
 
 // How many pixels of a canvas differ from `bg` (RGB).
 const painted = (page, sel, bg) => page.$eval(sel, (c, bg) => {
@@ -28,12 +19,12 @@ const painted = (page, sel, bg) => page.$eval(sel, (c, bg) => {
 
 for (const size of SIZES) {
   test(`${size.name}: nothing empty on load, the heatmap on the first screen, no sideways scroll`, async () => {
-    const context = await browser.newContext({ viewport: size.viewport, hasTouch: !!size.touch, isMobile: !!size.touch });
+    const context = await S.browser.newContext({ viewport: size.viewport, hasTouch: !!size.touch, isMobile: !!size.touch });
     await context.addInitScript(() => { try { localStorage.setItem('lrp-live-toured', '1'); } catch { /* fine */ } });
     const page = await context.newPage();
     const problems = [];
     page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()); });
-    await page.goto(server.url);
+    await page.goto(S.server.url);
     await page.waitForFunction(() => document.documentElement.dataset.ready === 'true' && document.querySelector('#prediction').dataset.class !== '');
     // a first visit: an example digit is drawn, classified and explained
     assert.ok((await painted(page, '#pad', [255, 255, 255])) > 500, 'ink on the pad');
@@ -69,10 +60,10 @@ for (const size of SIZES) {
 }
 
 test('present mode (button and ?present): only pad, heatmap, bars and the sentence, text 1.5x, readable at 1024x768', async () => {
-  const context = await browser.newContext({ viewport: { width: 1024, height: 768 } });
+  const context = await S.browser.newContext({ viewport: { width: 1024, height: 768 } });
   await context.addInitScript(() => { try { localStorage.setItem('lrp-live-toured', '1'); } catch { /* fine */ } });
   const page = await context.newPage();
-  await page.goto(server.url);
+  await page.goto(S.server.url);
   await page.waitForFunction(() => document.documentElement.dataset.ready === 'true' && document.querySelector('#prediction').dataset.class !== '');
   const whySize = () => page.$eval('#why', (e) => parseFloat(getComputedStyle(e).fontSize));
   const normal = await whySize();
@@ -89,7 +80,7 @@ test('present mode (button and ?present): only pad, heatmap, bars and the senten
   await page.click('#present');
   assert.equal(await page.isVisible('#method'), true);
   // the URL flag
-  await page.goto(`${server.url}?present`);
+  await page.goto(`${S.server.url}?present`);
   await page.waitForFunction(() => document.documentElement.dataset.ready === 'true');
   assert.equal(await page.evaluate(() => document.documentElement.classList.contains('present')), true);
   await context.close();

@@ -5,20 +5,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { startServer, launch, openPage, drawDigit, clearPad, settled, seq, DIGITS, ROOT } from './helpers.mjs';
+import { servers, openPage, drawDigit, clearPad, settled, seq, DIGITS, ROOT } from './helpers.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  server?.stop();
-});
+const S = servers({ before, after });
 
 // records CSP violations from the first script on
 const CSP_PROBE = () => {
@@ -27,15 +16,15 @@ const CSP_PROBE = () => {
 };
 
 test('the CSP is enforced, nothing violates it, and nothing comes from another origin', async () => {
-  const context = await browser.newContext();
+  const context = await S.browser.newContext();
   await context.addInitScript(CSP_PROBE);
   await context.addInitScript(() => localStorage.setItem('lrp-live-toured', '1'));
   const page = await context.newPage();
   const foreign = [];
   const errors = [];
-  page.on('request', (r) => { if (!r.url().startsWith(server.url) && !/^(data|blob):/.test(r.url())) foreign.push(r.url()); });
+  page.on('request', (r) => { if (!r.url().startsWith(S.server.url) && !/^(data|blob):/.test(r.url())) foreign.push(r.url()); });
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-  await page.goto(server.url);
+  await page.goto(S.server.url);
   await page.waitForFunction(() => document.documentElement.dataset.ready === 'true');
   await drawDigit(page, 5);
   for (const id of ['#show-all', '#show-layers']) {
@@ -72,7 +61,7 @@ test('after the first load the page works offline', async () => {
   // every module of the page is in the service worker's install list
   const sw = readFileSync(path.join(ROOT, 'www/sw.js'), 'utf8');
   for (const f of readdirSync(path.join(ROOT, 'www/js'))) assert.ok(sw.includes(`'js/${f}'`), `www/sw.js does not cache js/${f}`);
-  const { page, context } = await openPage(browser, server.url);
+  const { page, context } = await openPage(S.browser, S.server.url);
   await page.evaluate(() => navigator.serviceWorker.ready);
   await page.waitForFunction(async () => (await caches.keys()).length > 0 && (await (await caches.open((await caches.keys())[0])).keys()).length >= 10);
   await context.setOffline(true);
@@ -85,7 +74,7 @@ test('after the first load the page works offline', async () => {
 });
 
 test('the drawing, undo history and settings survive a reload, a model switch and a failed load', async () => {
-  const { page, context, problems } = await openPage(browser, server.url);
+  const { page, context, problems } = await openPage(S.browser, S.server.url);
   await clearPad(page);
   await drawDigit(page, 3);
   await drawDigit(page, 1); // a second stroke group, to undo later
@@ -125,7 +114,7 @@ test('the drawing, undo history and settings survive a reload, a model switch an
 });
 
 test('every wasm export survives garbage and the engine keeps working', async () => {
-  const { page, context } = await openPage(browser, server.url);
+  const { page, context } = await openPage(S.browser, S.server.url);
   const report = await page.evaluate(async () => {
     const { Engine } = await import('/pkg/lrp.js');
     const e = new Engine();
@@ -180,10 +169,10 @@ test('every wasm export survives garbage and the engine keeps working', async ()
 
 test('accessibility: axe finds no serious or critical violation; keyboard drawing; live region', async () => {
   // axe is injected, so this context bypasses the page's CSP (the policy itself is tested above)
-  const context = await browser.newContext({ bypassCSP: true });
+  const context = await S.browser.newContext({ bypassCSP: true });
   await context.addInitScript(() => localStorage.setItem('lrp-live-toured', '1'));
   const page = await context.newPage();
-  await page.goto(server.url);
+  await page.goto(S.server.url);
   await page.waitForFunction(() => document.documentElement.dataset.ready === 'true');
   await drawDigit(page, 2);
   await page.check('#show-layers');

@@ -52,3 +52,111 @@ export function call(engine, fn) {
     return { error: e && e.message ? e.message : String(e) };
   }
 }
+
+// An explanation, with a contrast equal to the explained class refused ("why 7 and not 7" is zero
+// everywhere): then the class is explained alone and `same` says so. Returns { value, same } or { error }.
+export function explainChecked(engine, request) {
+  let r = call(engine, (e) => e.explain(request));
+  const same = !r.error && r.value.contrast != null && r.value.contrast === r.value.target;
+  if (same) r = call(engine, (e) => e.explain({ ...request, contrast: null }));
+  return { ...r, same };
+}
+
+// Slow explanations (Integrated Gradients with many steps, SmoothGrad, the all-classes view: anything
+// measured or estimated over FRAME_MS) run in a Web Worker with its own engine and the same model, so
+// that the pad keeps drawing at full frame rate. One request is in flight; a newer one replaces any
+// waiting one (stale requests are dropped, never computed). Without worker support
+// everything runs on the main thread (the same numbers).
+const FRAME_MS = 12;
+
+export class HeavyWork {
+  constructor() {
+    this.worker = null;
+    this.failed = typeof Worker === 'undefined' || new URLSearchParams(location.search).get('worker') === '0';
+    this.model = null;
+    this.watermark = false;
+    this.cost = new Map();
+    this.busy = null;
+    this.next = null;
+    this.id = 0;
+    this.posted = 0;
+  }
+
+  start() {
+    try {
+      this.worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+    } catch {
+      this.failed = true;
+      return;
+    }
+    this.worker.onmessage = (e) => this.done(e.data);
+    this.worker.onerror = () => { this.failed = true; };
+    if (this.model) this.worker.postMessage({ type: 'model', ...this.model });
+    this.worker.postMessage({ type: 'watermark', on: this.watermark });
+  }
+
+  setModel(bytes, options) {
+    this.model = { bytes, options };
+    this.cost.clear();
+    this.worker?.postMessage({ type: 'model', bytes, options });
+  }
+
+  setWatermark(on) {
+    this.watermark = on;
+    this.worker?.postMessage({ type: 'watermark', on });
+  }
+
+  key(request, all) {
+    return JSON.stringify([request.method, request.params, request.rules, request.layers, all]);
+  }
+
+  // Whether this request should go to the worker: its measured time, or else an estimate from the
+  // passes it needs (steps x samples, x the classes for the all-classes view).
+  wanted(request, all, classes = 10) {
+    if (this.failed) return false;
+    const ms = this.cost.get(this.key(request, all));
+    if (ms !== undefined) return ms > FRAME_MS;
+    const p = request.params || {};
+    const steps = request.method.includes('integrated-gradients') ? p.steps || 32 : 1;
+    const samples = request.method.includes('smoothgrad') ? p.samples || 16 : 1;
+    return steps * samples * (all ? classes + 1 : 1) > 40;
+  }
+
+  measured(request, all, ms) {
+    this.cost.set(this.key(request, all), ms);
+  }
+
+  post(msg, onResult) {
+    if (!this.worker) this.start();
+    const job = { msg: { ...msg, type: 'explain', id: ++this.id }, onResult };
+    if (this.busy) this.next = job;
+    else this.send(job);
+  }
+
+  send(job) {
+    this.busy = job;
+    this.posted++;
+    this.worker.postMessage(job.msg);
+  }
+
+  done(data) {
+    if (data.type === 'error') return;
+    const job = this.busy;
+    this.busy = null;
+    if (job && data.ms !== undefined) this.measured(job.msg.request, job.msg.all, data.ms);
+    // shown as it arrives (explanations come as fast as the method allows), then the newest waiting
+    // request goes; the ones it replaced were never sent
+    if (job && !job.cancelled) job.onResult(data);
+    if (this.next) {
+      const n = this.next;
+      this.next = null;
+      this.send(n);
+    }
+  }
+
+  // The pad was cleared: nothing waiting or in flight is shown.
+  cancel() {
+    this.next = null;
+    if (this.busy) this.busy.cancelled = true;
+  }
+}

@@ -2,7 +2,7 @@
 // coalesced to one per animation frame; every engine call is guarded, so an error is shown and the page
 // keeps working. The settings object (settings.js) is the single source of truth; each call to the
 // engine carries the method it needs, so a panel never changes what the main view shows.
-import { createEngine, convertOnnx, methodTable, call, colorize, colorOf } from './engine.js';
+import { createEngine, convertOnnx, explainChecked, HeavyWork, methodTable, call, colorize, colorOf } from './engine.js';
 import { Pad } from './pad.js';
 import { Bars, putRGBA, putTint, renderColorbar, drawOverlay, renderAllClasses, renderLayers } from './view.js';
 import * as S from './settings.js';
@@ -22,6 +22,8 @@ const state = { info: null, result: null, pending: false, digits: 0, cursor: 0, 
 let heatSmall = null;
 let tintSmall = null;
 let panels = null;
+// slow explanations run in a Web Worker (engine.js)
+const heavyWork = new HeavyWork();
 
 function showError(msg) {
   const el = $('error');
@@ -87,6 +89,7 @@ async function loadShippedModel(stem) {
     return false;
   }
   settings.model = stem;
+  heavyWork.setModel(bytes, { format: 'safetensors' });
   $('model-note').hidden = true;
   modelLoaded(r.value);
   return true;
@@ -113,17 +116,21 @@ function onnxInput() {
 async function loadUserModel(file) {
   const bytes = new Uint8Array(await file.arrayBuffer());
   let r;
+  // what the engine loaded, for the worker's engine
+  let loaded = { bytes, options: { format: 'safetensors' } };
   const onnx = file.name.toLowerCase().endsWith('.onnx');
   if (onnx) {
     const converted = await convertOnnx(bytes, { name: file.name, ...onnxInput() });
-    r = converted.error ? converted : call(engine, (e) => e.load_model(converted.value, { format: 'safetensors' }));
+    if (!converted.error) loaded = { bytes: converted.value, options: { format: 'safetensors' } };
+    r = converted.error ? converted : call(engine, (e) => e.load_model(loaded.bytes, loaded.options));
   } else if (file.name.endsWith('.txt')) {
     for (const pad of [0, 2]) {
-      r = call(engine, (e) => e.load_model(bytes, { format: 'toolbox', scale: 2, shift: -1, pad, pad_value: -1, name: file.name }));
+      loaded = { bytes, options: { format: 'toolbox', scale: 2, shift: -1, pad, pad_value: -1, name: file.name } };
+      r = call(engine, (e) => e.load_model(bytes, loaded.options));
       if (!r.error) break;
     }
   } else {
-    r = call(engine, (e) => e.load_model(bytes, { format: 'safetensors' }));
+    r = call(engine, (e) => e.load_model(bytes, loaded.options));
   }
   const sel = $('model');
   if (r.error) {
@@ -140,6 +147,7 @@ async function loadUserModel(file) {
   sel.value = 'uploaded';
   settings.model = 'uploaded';
   showError('');
+  heavyWork.setModel(loaded.bytes, loaded.options);
   const note = $('model-note');
   note.textContent = onnx ? `${file.name}: ${r.value.description}` : '';
   note.hidden = !onnx;
@@ -242,54 +250,80 @@ function update() {
   const pre = performance.now() - t0;
   const pred = $('prediction');
   if (!hasInk) {
+    heavyWork.cancel();
     clearViews('draw a digit here');
     finish(t0, pred, { pre, forward: 0, explain: 0, colour: 0 });
     return;
   }
   $('hint').hidden = true;
   const request = { ...S.methodRequest(), target: classOrNull(settings.target), contrast: classOrNull(settings.contrast), normalize: settings.normalize, layers: settings.showLayers };
+  if (heavyWork.wanted(request, settings.showAll, state.info.classes.length)) {
+    // the pad keeps its frame rate: the prediction now (a gradient's forward pass), the heatmap from the
+    // worker when it is ready; requests made meanwhile are dropped but the newest
+    const quick = call(engine, (e) => e.explain({ method: 'gradient', target: request.target }));
+    if (!quick.error) showPrediction(quick.value, digit, false);
+    heavyWork.post({ pixels: engine.pixels(), request, all: settings.showAll }, (msg) => {
+      if (msg.error) showError(msg.error);
+      else render({ value: msg.result, same: msg.same }, msg.all, { t0: performance.now(), pre: 0, digit, worker: true });
+    });
+    $('heat-caption').textContent = 'updating…';
+    finish(t0, pred, { pre, forward: quick.error ? 0 : quick.value.timings.forward, explain: 0, colour: 0 }, false);
+    return;
+  }
+  const all = settings.showAll ? call(engine, (e) => e.explain_all_classes(request)) : null;
+  const r = explainChecked(engine, request);
+  if (!r.error) heavyWork.measured(request, settings.showAll, r.value.timings.explain + (all && !all.error ? r.value.timings.explain * state.info.classes.length : 0));
+  render(r, all && !all.error ? all.value : null, { t0, pre, digit, worker: false });
+}
+
+// The prediction, the bars and what the network sees, from an explanation (or a quick forward pass).
+function showPrediction(res, digit, full) {
   const [, h, w] = state.info.input;
-  if (settings.showAll) {
-    const all = call(engine, (e) => e.explain_all_classes(request));
-    if (!all.error) renderAllClasses($('all-classes'), all.value, state.info.classes, [h, w], (m, s) => paint(m, s));
-  } else if ($('all-classes').children.length) {
-    $('all-classes').replaceChildren();
-  }
-  let r = call(engine, (e) => e.explain(request));
-  // "why 7 and not 7" explains nothing: refused, and the class is explained alone
-  const same = !r.error && r.value.contrast != null && r.value.contrast === r.value.target;
-  $('contrast-note').hidden = !same;
-  if (same) {
-    const names = state.info.classes;
-    $('contrast-note').textContent = `The contrast class is the explained class (${names[r.value.target]}): "why ${names[r.value.target]} and not ${names[r.value.target]}" is zero everywhere. Showing ${names[r.value.target]} alone; pick another contrast class.`;
-    r = call(engine, (e) => e.explain({ ...request, contrast: null }));
-  }
+  putRGBA($('input-view'), engine.input_rgba(), w, h);
+  const pred = $('prediction');
+  const names = state.info.classes;
+  const p = res.probabilities[res.prediction];
+  pred.textContent = names[res.prediction] ?? String(res.prediction);
+  pred.dataset.class = String(res.prediction);
+  pred.dataset.probability = p.toFixed(4);
+  if (full) bars.update(res.probabilities, res.prediction, res.target, res.contrast ?? -1);
+  else bars.update(res.probabilities, res.prediction, state.result ? state.result.target : -1, state.result ? state.result.contrast ?? -1 : -1);
+}
+
+// Draws an explanation: `r` is { value, same } or { error }; `all` the all-classes maps or null.
+function render(r, all, { t0, pre, digit, worker }) {
+  const pred = $('prediction');
+  const [, h, w] = state.info.input;
+  if (settings.showAll && all) renderAllClasses($('all-classes'), all, state.info.classes, [h, w], (m, s) => paint(m, s));
+  else if (!settings.showAll && $('all-classes').children.length) $('all-classes').replaceChildren();
+  $('contrast-note').hidden = !r.same;
   if (r.error) {
     showError(r.error);
     finish(t0, pred, { pre, forward: 0, explain: 0, colour: 0 });
     return;
   }
   const res = r.value;
+  const names = state.info.classes;
+  if (r.same) {
+    const t = names[res.target];
+    $('contrast-note').textContent = `The contrast class is the explained class (${t}): "why ${t} and not ${t}" is zero everywhere. Showing ${t} alone; pick another contrast class.`;
+  }
   state.result = res;
   const tc = performance.now();
   putRGBA($('heatmap'), paint(res.heatmap, 0), w, h);
   putRGBA(heatSmall, paint(res.heatmap, 0, true), w, h);
   const colour = performance.now() - tc;
-  putRGBA($('input-view'), engine.input_rgba(), w, h);
   const mark = settings.watermark && state.info.watermark ? state.info.watermark : null;
   if (settings.overlay) putTint(tintSmall, res.heatmap, colorOf(1, settings.colormap), colorOf(-1, settings.colormap));
   drawOverlay($('overlay'), settings.overlay ? heatSmall : null, digit ? null : engine.transform(), mark, h, pad.canvas, tintSmall);
-  const names = state.info.classes;
-  const p = res.probabilities[res.prediction];
-  pred.textContent = names[res.prediction] ?? String(res.prediction);
-  pred.dataset.class = String(res.prediction);
-  pred.dataset.probability = p.toFixed(4);
-  bars.update(res.probabilities, res.prediction, res.target, res.contrast ?? -1);
+  showPrediction(res, digit, true);
   const off = res.target !== res.prediction;
   $('target-note').hidden = !off;
   if (off) $('target-note-text').textContent = `Explaining ${names[res.target]}, not the predicted ${names[res.prediction]}.`;
   const why = res.contrast != null ? `why ${names[res.target]} and not ${names[res.contrast]}` : `class ${names[res.target]}`;
   $('heat-caption').textContent = `relevance for ${why} (${S.methodLabel()})`;
+  $('heatmap').dataset.source = worker ? 'worker' : 'main';
+  $('heatmap').dataset.posted = String(heavyWork.posted);
   $('sum-line').textContent = sumLine(res);
   whySentence(res);
   if (settings.showLayers && res.layers.length) {
@@ -302,12 +336,18 @@ function update() {
   finish(t0, pred, { pre, forward: res.timings.forward, explain: res.timings.explain, colour });
 }
 
-function finish(t0, pred, t) {
+// `counted`: a finished update (data-seq advances, which the tests wait for); not for the quick
+// prediction shown while the worker computes the heatmap.
+function finish(t0, pred, t, counted = true) {
   const total = performance.now() - t0;
   const timing = $('timing');
   timing.dataset.explainMs = t.explain.toFixed(3);
   timing.dataset.updateMs = total.toFixed(3);
   timing.textContent = `preprocess ${t.pre.toFixed(2)} ms · forward ${t.forward.toFixed(2)} ms · explain ${t.explain.toFixed(2)} ms · colour ${t.colour.toFixed(2)} ms · whole update ${total.toFixed(2)} ms`;
+  if (!counted) {
+    S.save(pad.toJSON());
+    return;
+  }
   const final = state.final;
   state.final = false;
   if (final && pred.dataset.class) refreshPanels(false);
@@ -337,6 +377,7 @@ function syncWatermark() {
   if (!has) settings.watermark = false;
   $('stamp-watermark').checked = settings.watermark;
   call(engine, (e) => e.set_watermark(settings.watermark));
+  heavyWork.setWatermark(settings.watermark);
 }
 
 function announce() {
@@ -419,6 +460,7 @@ function wire() {
       showError(r.error);
     }
     settings.watermark = e.target.checked;
+    heavyWork.setWatermark(settings.watermark);
     schedule('watermark');
   });
   for (const id of ['show-compare', 'show-equiv', 'shared-scale']) $(id).addEventListener('change', () => refreshPanels(true));

@@ -1,0 +1,28 @@
+// The engine in a Web Worker, for the slow explanations (see HeavyWork in engine.js): the same wasm, the
+// same model bytes, the same requests; messages are handled in order.
+import init, { Engine } from '../pkg/lrp.js';
+import { call, explainChecked } from './engine.js';
+
+const ready = init().then(() => new Engine());
+
+self.onmessage = async (e) => {
+  const engine = await ready;
+  const m = e.data;
+  if (m.type === 'model') {
+    const r = call(engine, (en) => en.load_model(m.bytes, m.options));
+    if (r.error) self.postMessage({ type: 'error', error: r.error });
+  } else if (m.type === 'watermark') {
+    call(engine, (en) => en.set_watermark(m.on));
+  } else if (m.type === 'explain') {
+    const t0 = performance.now();
+    const px = call(engine, (en) => en.set_pixels(m.pixels));
+    if (px.error) {
+      self.postMessage({ type: 'result', id: m.id, error: px.error });
+      return;
+    }
+    const all = m.all ? call(engine, (en) => en.explain_all_classes(m.request)) : null;
+    const r = explainChecked(engine, m.request);
+    const error = r.error || (all && all.error) || null;
+    self.postMessage({ type: 'result', id: m.id, error, result: r.value, same: r.same, all: all && !all.error ? all.value : null, ms: performance.now() - t0 });
+  }
+};
