@@ -208,3 +208,31 @@ test('plots are drawn at the screen density with axes; softmax and logit maps sh
   await page.uncheck('#show-equiv');
   assert.equal(await page.isVisible('#compare-grid'), false, 'a closed panel shows no empty frame');
 });
+
+test('the tour highlights what it describes without covering it, follows a resize, and never blocks drawing', async () => {
+  const { page } = S.ctx;
+  const overlap = () => page.evaluate(() => {
+    const t = document.querySelector('.tour-target').getBoundingClientRect();
+    const b = document.querySelector('#tour').getBoundingClientRect();
+    return !(b.right <= t.left || b.left >= t.right || b.bottom <= t.top || b.top >= t.bottom);
+  });
+  await page.click('#tour-start');
+  for (let i = 1; i <= 6; i++) {
+    assert.equal(await page.$eval('.tour-target', (e) => e.id), ['pad', 'bars', 'heatmap', 'method', 'layers-title', 'compare-title'][i - 1]);
+    assert.equal(await overlap(), false, `step ${i} covers its target`);
+    if (i === 1) {
+      // drawing works with the tour open
+      await clearPad(page);
+      await drawDigit(page, 4);
+      assert.equal(await pred(page), '4');
+      assert.equal(await page.isVisible('#tour'), true);
+      await page.setViewportSize({ width: 900, height: 800 });
+      await page.waitForTimeout(100);
+      assert.equal(await overlap(), false, 'after a resize');
+      await page.setViewportSize({ width: 1280, height: 1000 });
+    }
+    if (i < 6) await page.click('#tour-next');
+  }
+  await page.click('#tour-skip');
+  assert.equal(await page.$$eval('.tour-target', (e) => e.length), 0);
+});

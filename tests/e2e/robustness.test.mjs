@@ -182,6 +182,16 @@ test('accessibility: axe finds no serious or critical violation; keyboard drawin
   const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
   const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.length} nodes (${v.help})`);
   assert.deepEqual(bad, []);
+  // the dark colour scheme too
+  const dark = await S.browser.newContext({ bypassCSP: true, colorScheme: 'dark' });
+  await dark.addInitScript(() => localStorage.setItem('lrp-live-toured', '1'));
+  const dp = await dark.newPage();
+  await dp.goto(S.server.url);
+  await dp.waitForFunction(() => document.documentElement.dataset.ready === 'true' && document.querySelector('#prediction').dataset.class !== '');
+  await dp.addScriptTag({ content: readFileSync(path.join(ROOT, 'tests/e2e/node_modules/axe-core/axe.min.js'), 'utf8') });
+  const darkResult = await dp.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
+  assert.deepEqual(darkResult.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.length} nodes`), [], 'dark scheme');
+  await dark.close();
   // keyboard: clear with Esc, focus the pad, draw a vertical stroke with the arrows, get a prediction
   await page.focus('#pad');
   let s = await seq(page);

@@ -194,8 +194,10 @@ function applyColormap() {
   for (const [name, t] of [['pos', 1], ['neg', -1]]) {
     const rgb = Array.from(colorOf(t, cm));
     root.setProperty(`--${name}`, `rgb(${rgb.join(',')})`);
-    // the same hue, darkened for text on white (WCAG AA contrast)
-    root.setProperty(`--${name}-text`, `rgb(${rgb.map((v) => Math.round(v * 0.72)).join(',')})`);
+    // the same hue for text: darkened on a light page, lightened on a dark one (WCAG AA contrast)
+    const dark = window.matchMedia && window.matchMedia('(prefers-color-scheme: dark)').matches;
+    const text = rgb.map((v) => Math.round(dark ? v + (255 - v) * 0.55 : v * 0.72));
+    root.setProperty(`--${name}-text`, `rgb(${text.join(',')})`);
   }
 }
 
@@ -533,6 +535,7 @@ async function main() {
   if (drawing) pad.fromJSON(drawing);
   S.setRestoring(false);
   applyColormap();
+  window.matchMedia?.('(prefers-color-scheme: dark)').addEventListener?.('change', applyColormap);
   wire();
   schedule();
   if (!toured() && !fromLink) requestAnimationFrame(() => tour(0));

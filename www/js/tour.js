@@ -11,27 +11,55 @@ const STEPS = [
   ['compare-title', 'Compare every method on your drawing and see which one finds what the model uses: pixel flipping removes the most relevant pixels first.'],
 ];
 
+let current = -1;
+
+// Places the box beside the target (right, left, below or above: the first side with room) so that it
+// never covers what it describes; the target gets a highlight ring.
+function place(box, target) {
+  const r = target.getBoundingClientRect();
+  const b = box.getBoundingClientRect();
+  const gap = 12;
+  const vw = document.documentElement.clientWidth;
+  const vh = window.innerHeight;
+  const clampX = (x) => Math.max(8, Math.min(vw - b.width - 8, x));
+  const clampY = (y) => Math.max(8, Math.min(vh - b.height - 8, y));
+  const sides = [
+    [r.right + gap + b.width <= vw, r.right + gap, clampY(r.top)],
+    [r.left - gap - b.width >= 0, r.left - gap - b.width, clampY(r.top)],
+    [r.bottom + gap + b.height <= vh, clampX(r.left), r.bottom + gap],
+    [r.top - gap - b.height >= 0, clampX(r.left), r.top - gap - b.height],
+  ];
+  const [, x, y] = sides.find((s) => s[0]) || [true, clampX(r.left), clampY(r.bottom + gap)];
+  box.style.left = `${x + window.scrollX}px`;
+  box.style.top = `${y + window.scrollY}px`;
+}
+
 export function tour(step) {
   const box = $('tour');
+  document.querySelectorAll('.tour-target').forEach((e) => e.classList.remove('tour-target'));
   if (step >= STEPS.length || step < 0) {
     box.hidden = true;
+    current = -1;
     try { localStorage.setItem('lrp-live-toured', '1'); } catch { /* fine */ }
     return;
   }
+  current = step;
   const [id, text] = STEPS[step];
   const target = $(id);
   target.scrollIntoView({ block: 'center' });
-  const r = target.getBoundingClientRect();
+  target.classList.add('tour-target');
   box.hidden = false;
-  box.style.left = `${Math.max(8, Math.min(window.innerWidth - 330, r.left + window.scrollX))}px`;
-  box.style.top = `${r.bottom + window.scrollY + 8}px`;
   $('tour-text').textContent = `${step + 1}/${STEPS.length}: ${text}`;
   $('tour-next').textContent = step + 1 < STEPS.length ? 'Next' : 'Done';
   $('tour-next').onclick = () => tour(step + 1);
   $('tour-skip').onclick = () => tour(-1);
   box.dataset.step = String(step + 1);
-  $('tour-next').focus();
+  place(box, target);
+  $('tour-next').focus({ preventScroll: true });
 }
+
+// the box follows its target when the window changes size
+window.addEventListener('resize', () => { if (current >= 0) place($('tour'), $(STEPS[current][0])); });
 
 // Esc closes an open tour, and nothing else sees that key press (not the pad's "Esc clears").
 window.addEventListener('keydown', (e) => {
