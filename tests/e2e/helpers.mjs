@@ -32,6 +32,14 @@ export function startServer(root = path.join(ROOT, 'www')) {
   });
 }
 
+// The four sizes the page must work at: a phone with touch, a projector, a laptop, a desktop.
+export const SIZES = [
+  { name: 'phone-390x844', viewport: { width: 390, height: 844 }, touch: true },
+  { name: 'projector-1024x768', viewport: { width: 1024, height: 768 } },
+  { name: 'laptop-1280x720', viewport: { width: 1280, height: 720 } },
+  { name: 'desktop-1440x900', viewport: { width: 1440, height: 900 } },
+];
+
 export async function launch() {
   return chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: FLAGS });
 }

@@ -4,8 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { servers, drawDigit, seq, settled, ARTIFACTS } from './helpers.mjs';
-import { SIZES } from './screenshots.mjs';
+import { servers, SIZES, drawDigit, seq, settled, ARTIFACTS } from './helpers.mjs';
 
 const S = servers({ before, after });
 

@@ -1,19 +1,13 @@
 // Screenshots of the page at the four sizes the page must work at (a phone with touch, a projector, a
 // laptop, a desktop): on load, and after one stroke-drawn digit. Not a test: it writes PNGs.
-//   node tests/e2e/screenshots.mjs [ROOT] [OUT_PREFIX]      (default: www/, docs/screenshots/now)
+//   node tests/e2e/screenshots.mjs [ROOT] [OUT_PREFIX]      (default: www/, docs/screenshots/after)
 import path from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { ROOT, startServer, launch, drawDigit } from './helpers.mjs';
+import { ROOT, SIZES, startServer, launch, drawDigit } from './helpers.mjs';
 
-export const SIZES = [
-  { name: 'phone-390x844', viewport: { width: 390, height: 844 }, touch: true },
-  { name: 'projector-1024x768', viewport: { width: 1024, height: 768 } },
-  { name: 'laptop-1280x720', viewport: { width: 1280, height: 720 } },
-  { name: 'desktop-1440x900', viewport: { width: 1440, height: 900 } },
-];
 
 const root = process.argv[2] ? path.resolve(process.argv[2]) : path.join(ROOT, 'www');
-const prefix = process.argv[3] ? path.resolve(process.argv[3]) : path.join(ROOT, 'docs/screenshots/now');
+const prefix = process.argv[3] ? path.resolve(process.argv[3]) : path.join(ROOT, 'docs/screenshots/after');
 mkdirSync(path.dirname(prefix), { recursive: true });
 
 const server = await startServer(root);

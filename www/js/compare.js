@@ -94,12 +94,15 @@ function plotCurves(canvas, m, random, perStep, total) {
   // y ticks: the range's ends and zero
   ctx.textAlign = 'right';
   ctx.textBaseline = 'middle';
-  for (const v of [...new Set([lo, 0, hi])]) {
+  const ticks = [];
+  for (const v of [hi, 0, lo]) if (ticks.every((t) => Math.abs(y(t) - y(v)) >= 14)) ticks.push(v);
+  const label = (v) => { const t = Number(v.toFixed(2)); return (t === 0 ? 0 : t).toFixed(2); };
+  for (const v of ticks) {
     ctx.beginPath();
     ctx.moveTo(box.l - 4, y(v));
     ctx.lineTo(box.r, y(v));
     ctx.stroke();
-    ctx.fillText((Math.abs(v) < 0.005 ? 0 : v).toFixed(2), box.l - 6, y(v));
+    ctx.fillText(label(v), box.l - 6, y(v));
   }
   // x ticks: 0, a quarter, a half, three quarters, all of the removed pixels
   ctx.textAlign = 'center';
