@@ -37,8 +37,10 @@ fn get(addr: &str, method: &str, path: &str) -> (u16, String, Vec<u8>) {
     (status, head, buf[split + 4..].to_vec())
 }
 
-fn site() -> std::path::PathBuf {
-    let root = std::env::temp_dir().join(format!("lrp-serve-test-{}", std::process::id()));
+/// A root of a few files, one per test (the tests run in parallel: a shared one was rewritten under a
+/// running server).
+fn site(test: &str) -> std::path::PathBuf {
+    let root = std::env::temp_dir().join(format!("lrp-serve-test-{}-{test}", std::process::id()));
     std::fs::create_dir_all(root.join("www/pkg")).unwrap();
     std::fs::write(root.join("www/index.html"), "<!doctype html><title>t</title>").unwrap();
     std::fs::write(root.join("www/pkg/lrp_bg.wasm"), b"\0asm\x01\0\0\0").unwrap();
@@ -49,7 +51,7 @@ fn site() -> std::path::PathBuf {
 
 #[test]
 fn binds_loopback_and_serves_the_root_with_headers_and_types() {
-    let root = site();
+    let root = site("headers");
     let srv = start(&root.join("www"));
     assert!(srv.addr.starts_with("127.0.0.1:"), "{}", srv.addr);
     let (status, head, body) = get(&srv.addr, "GET", "/");
@@ -76,7 +78,7 @@ fn binds_loopback_and_serves_the_root_with_headers_and_types() {
 
 #[test]
 fn path_traversal_is_refused_in_every_encoding() {
-    let root = site();
+    let root = site("traversal");
     let srv = start(&root.join("www"));
     for path in [
         "/../secret.txt",
@@ -99,7 +101,7 @@ fn path_traversal_is_refused_in_every_encoding() {
 
 #[test]
 fn silent_connections_hold_up_no_request_and_garbage_is_refused() {
-    let root = site();
+    let root = site("silent");
     let srv = start(&root.join("www"));
     // eight connections that never send a request (a browser's spare sockets), then many requests at once
     let idle: Vec<TcpStream> = (0..8).map(|_| TcpStream::connect(&srv.addr).unwrap()).collect();

@@ -202,6 +202,14 @@ test('plots are drawn at the screen density with axes; softmax and logit maps sh
   await page.waitForFunction(() => Number(document.querySelector('#flip-ranking').dataset.ready || 0) > 0);
   const plot = await page.$eval('#flip-plot', (c) => ({ w: c.width, css: c.clientWidth, dpr: devicePixelRatio }));
   assert.equal(plot.w, Math.round(plot.css * plot.dpr));
+  const axes = JSON.parse(await page.getAttribute('#flip-plot', 'data-axes'));
+  assert.equal(axes.x, 'pixels removed (of 784)');
+  assert.equal(axes.y, 'logit');
+  assert.ok(axes.yTicks.length >= 2 && axes.yTicks.every((t) => /^-?\d+\.\d\d$/.test(t) && t !== '-0.00'), axes.yTicks.join(' '));
+  assert.doesNotMatch(await page.textContent('body'), /-0\.000/, 'no -0.000 with the panels open');
+  // the panels follow a visitor's questions: the layer view before the comparisons
+  const order = await page.$$eval('section.card.wide h2', (h) => h.map((x) => x.id));
+  assert.deepEqual(order, ['all-title', 'layers-title', 'rules-title', 'compare-title', 'equiv-title']);
   await page.waitForFunction(() => document.querySelector('#eq-softmax').dataset.scale);
   assert.equal(await page.getAttribute('#eq-softmax', 'data-scale'), await page.getAttribute('#eq-logit', 'data-scale'));
   await page.uncheck('#show-compare');
@@ -235,4 +243,26 @@ test('the tour highlights what it describes without covering it, follows a resiz
   }
   await page.click('#tour-skip');
   assert.equal(await page.$$eval('.tour-target', (e) => e.length), 0);
+});
+
+test('the legend swatches, the bar outlines and the sentence follow the colour map', async () => {
+  const { page } = S.ctx;
+  await clearPad(page);
+  await drawDigit(page, 7);
+  const colours = () => page.evaluate(() => ({
+    swatch: getComputedStyle(document.querySelector('.swatch.pos')).backgroundColor,
+    neg: getComputedStyle(document.querySelector('.swatch.neg')).backgroundColor,
+    outline: getComputedStyle(document.querySelector('.bar.target')).borderTopColor,
+    word: document.querySelector('#why .pos').textContent,
+  }));
+  const bwr = await colours();
+  assert.deepEqual([bwr.swatch, bwr.neg, bwr.outline, bwr.word], ['rgb(255, 0, 0)', 'rgb(0, 0, 255)', 'rgb(255, 0, 0)', 'Red']);
+  let s = await seq(page);
+  await page.selectOption('#colormap', 'puor');
+  await settled(page, s);
+  const puor = await colours();
+  assert.deepEqual([puor.swatch, puor.neg, puor.outline, puor.word], ['rgb(179, 88, 6)', 'rgb(84, 39, 136)', 'rgb(179, 88, 6)', 'Orange']);
+  s = await seq(page);
+  await page.selectOption('#colormap', 'bwr');
+  await settled(page, s);
 });

@@ -116,6 +116,7 @@ function plotCurves(canvas, m, random, perStep, total) {
     ctx.fillText(String(Math.min(total, i * perStep)), x(i), box.b + 6);
   }
   ctx.fillText(`pixels removed (of ${total})`, (box.l + box.r) / 2, box.b + 19);
+  canvas.dataset.axes = JSON.stringify({ x: `pixels removed (of ${total})`, y: 'logit', yTicks: ticks.map(label) });
   ctx.save();
   ctx.translate(11, (box.t + box.b) / 2);
   ctx.rotate(-Math.PI / 2);

@@ -534,6 +534,12 @@ async function main() {
   S.show();
   if (drawing) pad.fromJSON(drawing);
   S.setRestoring(false);
+  pad.fitToScreen([$('overlay')]);
+  let resizing = 0;
+  window.addEventListener('resize', () => {
+    cancelAnimationFrame(resizing);
+    resizing = requestAnimationFrame(() => { if (pad.fitToScreen([$('overlay')])) schedule(); });
+  });
   applyColormap();
   window.matchMedia?.('(prefers-color-scheme: dark)').addEventListener?.('change', applyColormap);
   wire();

@@ -7,6 +7,10 @@ const WIDTH_FRACTION = 0.065; // stroke width relative to the pad side: about MN
 export class Pad {
   constructor(canvas, onChange) {
     this.canvas = canvas;
+    // strokes live in logical pad coordinates (the canvas's width attribute, 280); the canvas itself has
+    // as many pixels as the screen shows (its CSS size times devicePixelRatio, up to 2x), see fitToScreen
+    this.side = canvas.width;
+    this.scale = 1;
     this.ctx = canvas.getContext('2d', { willReadFrequently: true });
     this.history = [];
     // drawings removed by Clear, most recent last: Undo on an empty pad brings the last one back
@@ -18,7 +22,7 @@ export class Pad {
     canvas.addEventListener('pointerup', (e) => this.up(e));
     canvas.addEventListener('pointercancel', (e) => this.up(e));
     // keyboard drawing: arrows move a cursor, Space or Enter lifts or lowers the pen
-    this.cursor = [canvas.width / 2, canvas.height / 2];
+    this.cursor = [this.side / 2, this.side / 2];
     this.penDown = false;
     this.cursorEl = document.getElementById('pad-cursor');
     canvas.addEventListener('keydown', (e) => this.key(e));
@@ -36,7 +40,7 @@ export class Pad {
     if (moves[e.key]) {
       e.preventDefault();
       const [dx, dy] = moves[e.key];
-      this.cursor = [Math.min(this.canvas.width, Math.max(0, this.cursor[0] + dx)), Math.min(this.canvas.height, Math.max(0, this.cursor[1] + dy))];
+      this.cursor = [Math.min(this.side, Math.max(0, this.cursor[0] + dx)), Math.min(this.side, Math.max(0, this.cursor[1] + dy))];
       if (this.penDown && this.current) {
         this.current.points.push([...this.cursor]);
         this.redraw();
@@ -64,15 +68,15 @@ export class Pad {
     const r = this.canvas.getBoundingClientRect();
     this.cursorEl.hidden = false;
     this.cursorEl.classList.toggle('down', this.penDown);
-    this.cursorEl.style.left = `${this.cursor[0] * r.width / this.canvas.width}px`;
-    this.cursorEl.style.top = `${this.cursor[1] * r.height / this.canvas.height}px`;
+    this.cursorEl.style.left = `${this.cursor[0] * r.width / this.side}px`;
+    this.cursorEl.style.top = `${this.cursor[1] * r.height / this.side}px`;
   }
 
   // Pad coordinates, rounded to 0.1 px as they are stored: a saved or shared drawing is the same drawing.
   point(e) {
     const r = this.canvas.getBoundingClientRect();
     const round = (v) => Math.round(v * 10) / 10;
-    return [round((e.clientX - r.left) * this.canvas.width / r.width), round((e.clientY - r.top) * this.canvas.height / r.height)];
+    return [round((e.clientX - r.left) * this.side / r.width), round((e.clientY - r.top) * this.side / r.height)];
   }
 
   down(e) {
@@ -99,6 +103,18 @@ export class Pad {
     this.current = null;
     if (this.canvas.hasPointerCapture(e.pointerId)) this.canvas.releasePointerCapture(e.pointerId);
     this.onChange('end');
+  }
+
+  // Gives the canvas (and `others`, e.g. the overlay) as many pixels as the screen shows, up to twice
+  // the logical side; returns true if that changed (the drawing is redrawn).
+  fitToScreen(others = []) {
+    const css = this.canvas.getBoundingClientRect().width || this.side;
+    const scale = Math.min(2, Math.max(1, Math.round((css * (window.devicePixelRatio || 1) / this.side) * 4) / 4));
+    if (scale === this.scale) return false;
+    this.scale = scale;
+    for (const c of [this.canvas, ...others]) c.width = c.height = Math.round(this.side * scale);
+    this.redraw();
+    return true;
   }
 
   clear() {
@@ -136,7 +152,8 @@ export class Pad {
   redraw() {
     const { ctx, canvas } = this;
     ctx.fillStyle = '#fff';
-    ctx.fillRect(0, 0, canvas.width, canvas.height);
+    ctx.setTransform(this.scale, 0, 0, this.scale, 0, 0);
+    ctx.fillRect(0, 0, this.side, this.side);
     for (const item of this.history) {
       if (item.type === 'image') this.drawDigit(item.pixels);
       else this.drawStroke(item.points);
@@ -154,12 +171,12 @@ export class Pad {
     tmp.height = 28;
     tmp.getContext('2d').putImageData(img, 0, 0);
     this.ctx.imageSmoothingEnabled = true;
-    this.ctx.drawImage(tmp, 0, 0, this.canvas.width, this.canvas.height);
+    this.ctx.drawImage(tmp, 0, 0, this.side, this.side);
   }
 
   drawStroke(points) {
     const ctx = this.ctx;
-    const w = WIDTH_FRACTION * this.canvas.width;
+    const w = WIDTH_FRACTION * this.side;
     ctx.strokeStyle = INK;
     ctx.fillStyle = INK;
     ctx.lineWidth = w;
