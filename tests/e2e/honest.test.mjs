@@ -266,3 +266,17 @@ test('the legend swatches, the bar outlines and the sentence follow the colour m
   await page.selectOption('#colormap', 'bwr');
   await settled(page, s);
 });
+
+test('on a high-density screen the pad has the screen\'s pixels and the drawing the same prediction', async () => {
+  const context = await S.browser.newContext({ viewport: { width: 1280, height: 900 }, deviceScaleFactor: 2 });
+  await context.addInitScript(() => { try { localStorage.setItem('lrp-live-toured', '1'); } catch { /* fine */ } });
+  const page = await context.newPage();
+  await page.goto(S.server.url);
+  await page.waitForFunction(() => document.documentElement.dataset.ready === 'true');
+  assert.deepEqual(await page.$eval('#pad', (c) => [c.width, c.height]), [560, 560]);
+  assert.deepEqual(await page.$eval('#overlay', (c) => [c.width, c.height]), [560, 560]);
+  await clearPad(page);
+  await drawDigit(page, 7);
+  assert.equal(await pred(page), '7');
+  await context.close();
+});

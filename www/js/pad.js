@@ -7,8 +7,8 @@ const WIDTH_FRACTION = 0.065; // stroke width relative to the pad side: about MN
 export class Pad {
   constructor(canvas, onChange) {
     this.canvas = canvas;
-    // strokes live in logical pad coordinates (the canvas's width attribute, 280); the canvas itself has
-    // as many pixels as the screen shows (its CSS size times devicePixelRatio, up to 2x), see fitToScreen
+    // strokes live in logical pad coordinates (the canvas's width attribute, 280); on a high-density
+    // screen the canvas has devicePixelRatio times as many pixels (up to 2x), see fitToScreen
     this.side = canvas.width;
     this.scale = 1;
     this.ctx = canvas.getContext('2d', { willReadFrequently: true });
@@ -105,11 +105,11 @@ export class Pad {
     this.onChange('end');
   }
 
-  // Gives the canvas (and `others`, e.g. the overlay) as many pixels as the screen shows, up to twice
-  // the logical side; returns true if that changed (the drawing is redrawn).
+  // On a high-density screen, gives the canvas (and `others`, e.g. the overlay) devicePixelRatio times
+  // the logical pixels, up to 2x; returns true if that changed (the drawing is redrawn). On a 1x screen
+  // the canvas keeps its 280 pixels (more would cost every update a larger preprocessing).
   fitToScreen(others = []) {
-    const css = this.canvas.getBoundingClientRect().width || this.side;
-    const scale = Math.min(2, Math.max(1, Math.round((css * (window.devicePixelRatio || 1) / this.side) * 4) / 4));
+    const scale = Math.min(2, Math.max(1, Math.round((window.devicePixelRatio || 1) * 4) / 4));
     if (scale === this.scale) return false;
     this.scale = scale;
     for (const c of [this.canvas, ...others]) c.width = c.height = Math.round(this.side * scale);
