@@ -285,3 +285,18 @@ fn float16_models_and_weights_in_constant_nodes_load() {
     graph(&mut m).node = nodes.into_iter().chain(constants).collect(); // after their readers: the loader sorts
     assert_eq!(logits(&load(&m).unwrap(), &x), want);
 }
+
+#[test]
+fn an_empty_kernel_is_an_error_not_a_panic() {
+    // a convolution weight with a zero dimension (SAME padding would compute kernel - 1)
+    for dims in [vec![6, 1, 0, 5], vec![0, 1, 5, 5]] {
+        let mut m = decode("lenet.onnx");
+        let t = initializer(&mut m, 4);
+        t.dims = dims.clone();
+        t.raw_data = Some(Vec::new());
+        node(&mut m, "Conv").attribute.retain(|a| a.name() != "kernel_shape");
+        node(&mut m, "Conv").attribute.push(proto::AttributeProto { name: Some("auto_pad".into()), s: Some(b"SAME_UPPER".to_vec()), ..Default::default() });
+        let e = error(&m);
+        assert!(e.contains("empty weight") || e.contains("declares"), "{dims:?}: {e}");
+    }
+}

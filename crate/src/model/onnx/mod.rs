@@ -359,7 +359,15 @@ impl<'g> Builder<'g> {
         if op == "Shape" {
             let dims: Vec<usize> = match self.input(n, 0)?.ok_or("input 0 is missing")? {
                 Val::Const(c) => c.dims.clone(),
-                Val::Dyn(d) => self.onnx_dims(d),
+                // a zero padding not yet applied still counts in the shape
+                Val::Dyn(d) => {
+                    let mut dims = self.onnx_dims(d);
+                    if !d.flat {
+                        dims[2] += d.pad[0] + d.pad[2];
+                        dims[3] += d.pad[1] + d.pad[3];
+                    }
+                    dims
+                }
             };
             let r = dims.len() as i64;
             let clampi = |a: i64| (if a < 0 { a + r } else { a }).clamp(0, r) as usize;
@@ -548,6 +556,9 @@ impl<'g> Builder<'g> {
         let [oc, icg, kh, kw] = w.dims[..] else {
             return Err(format!("weight of shape {:?}: only 2-d convolutions (a 4-d weight) are supported", w.dims));
         };
+        if [oc, icg, kh, kw].contains(&0) {
+            return Err(format!("an empty weight of shape {:?}", w.dims));
+        }
         if let Some(k) = attr_ints(n, "kernel_shape") {
             if k != [kh as i64, kw as i64] {
                 return Err(format!("kernel_shape {k:?} does not match the weight's {kh}x{kw}"));
