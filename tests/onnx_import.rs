@@ -65,7 +65,9 @@ fn the_pytorch_exports_load_with_their_structure() {
 #[test]
 fn options_set_the_input_stage_and_the_class_names() {
     let names: Vec<String> = "zero one two three four five six seven eight nine".split(' ').map(String::from).collect();
-    let o = OnnxOptions { classes: Some(names.clone()), ..OnnxOptions::default() }.with_mean_std(&[0.5], &[0.25]);
+    let o = OnnxOptions { classes: Some(names.clone()), ..OnnxOptions::default() }.with_mean_std(&[0.5], &[0.25]).unwrap();
+    assert!(OnnxOptions::default().with_mean_std(&[0.5, 0.5], &[0.25]).is_err());
+    assert!(OnnxOptions::default().with_mean_std(&[0.5], &[0.0]).is_err());
     let m = import_onnx(&fixture("softmax.onnx"), &o).unwrap();
     assert_eq!(m.meta().classes, names);
     assert_eq!((m.input_stage().scale[0], m.input_stage().shift[0]), (4.0, -2.0));

@@ -56,7 +56,7 @@ fn check(name: &str) -> usize {
 #[cfg(feature = "onnx")]
 fn check_onnx(name: &str) -> usize {
     check_with("onnx", name, |bytes, fx| {
-        let options = OnnxOptions::default().with_mean_std(&floats(&fx["mean"]), &floats(&fx["std"]));
+        let options = OnnxOptions::default().with_mean_std(&floats(&fx["mean"]), &floats(&fx["std"])).unwrap();
         (import_onnx(bytes, &options).unwrap(), None)
     })
 }

@@ -177,8 +177,8 @@ impl LoadRequest {
                 let base = OnnxOptions { name: self.name.clone(), scale: vec![self.scale], shift: vec![self.shift], classes: None };
                 Ok(ModelFormat::Onnx(match (&self.mean, &self.std) {
                     (None, None) => base,
-                    (Some(m), Some(s)) if m.len() == s.len() && s.iter().all(|v| v.is_finite() && *v > 0.0) => base.with_mean_std(m, s),
-                    _ => return Err(bad("ONNX input: mean and std need as many values, each std > 0")),
+                    (Some(m), Some(s)) => base.with_mean_std(m, s).map_err(js)?,
+                    _ => return Err(bad("ONNX input: give both mean and std, or neither")),
                 }))
             }
             #[cfg(not(feature = "onnx"))]

@@ -117,8 +117,8 @@ export class HeavyWork {
     const ms = this.cost.get(this.key(request, all));
     if (ms !== undefined) return ms > FRAME_MS;
     const p = request.params || {};
-    const steps = request.method.includes('integrated-gradients') ? p.steps || 32 : 1;
-    const samples = request.method.includes('smoothgrad') ? p.samples || 16 : 1;
+    const steps = request.method.includes('integrated-gradients') ? p.steps : 1;
+    const samples = request.method.includes('smoothgrad') ? p.samples : 1;
     return steps * samples * (all ? classes + 1 : 1) > 40;
   }
 

@@ -18,7 +18,7 @@ let engine = null;
 let pad = null;
 let bars = null;
 // the model's description, the last explanation, the page's own bookkeeping
-const state = { info: null, result: null, pending: false, digits: 0, cursor: 0, lastAnnounced: '', final: true };
+const state = { info: null, result: null, ink: null, pending: false, digits: 0, cursor: 0, lastAnnounced: '', final: true };
 let heatSmall = null;
 let tintSmall = null;
 let panels = null;
@@ -239,12 +239,15 @@ function update() {
   const t0 = performance.now();
   const digit = pad.onlyDigit();
   let hasInk = false;
+  // the pad's pixels, read once per update: preprocessing and the overlay's ink both use them
+  state.ink = null;
   if (digit) {
     const r = call(engine, (e) => e.set_pixels(Float32Array.from(digit.pixels)));
     hasInk = !r.error;
   } else if (!pad.isEmpty()) {
     const { width, height } = pad.canvas;
     const img = pad.ctx.getImageData(0, 0, width, height);
+    state.ink = img;
     const r = call(engine, (e) => e.preprocess(new Uint8Array(img.data.buffer), width, height));
     if (r.error) showError(r.error);
     hasInk = r.value === true;
@@ -317,7 +320,8 @@ function render(r, all, { t0, pre, digit, worker }) {
   const colour = performance.now() - tc;
   const mark = settings.watermark && state.info.watermark ? state.info.watermark : null;
   if (settings.overlay) putTint(tintSmall, res.heatmap, colorOf(1, settings.colormap), colorOf(-1, settings.colormap));
-  drawOverlay($('overlay'), settings.overlay ? heatSmall : null, digit ? null : engine.transform(), mark, h, pad.canvas, tintSmall);
+  const ink = state.ink || pad.ctx.getImageData(0, 0, pad.canvas.width, pad.canvas.height);
+  drawOverlay($('overlay'), settings.overlay ? heatSmall : null, digit ? null : engine.transform(), mark, h, ink, tintSmall);
   showPrediction(res, digit, true);
   const off = res.target !== res.prediction;
   $('target-note').hidden = !off;

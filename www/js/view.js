@@ -63,7 +63,8 @@ export function renderColorbar(canvas, colorOf) {
 // `mark`: a rectangle of the 28x28 grid ({ x, y, width, height }) drawn as ink with an outline (the
 // stamped watermark), where the network sees it.
 // The ink itself is tinted: where the relevance is strong the strokes take its colour, where it is weak
-// they stay dark (`ink`: the pad canvas, dark ink on white), and a faint halo shows relevance off the ink.
+// they stay dark (`ink`: the pad's pixels as ImageData, dark ink on white, as the update already read
+// them), and a faint halo shows relevance off the ink.
 const scratch = { tint: null, mask: null };
 function canvasLike(c, key) {
   let s = scratch[key];
@@ -93,13 +94,10 @@ export function drawOverlay(overlay, heat, transform, mark = null, side = 28, in
     if (ink) {
       // the ink's coverage as an alpha mask
       const mask = canvasLike(overlay, 'mask');
-      const src = ink.getContext('2d', { willReadFrequently: true }).getImageData(0, 0, ink.width, ink.height);
-      const d = src.data;
-      for (let i = 0; i < d.length; i += 4) {
-        d[i + 3] = 255 - d[i];
-        d[i] = d[i + 1] = d[i + 2] = 0;
-      }
-      mask.getContext('2d').putImageData(src, 0, 0);
+      const alpha = new ImageData(ink.width, ink.height);
+      const [s, d] = [ink.data, alpha.data];
+      for (let i = 3; i < d.length; i += 4) d[i] = 255 - s[i - 3];
+      mask.getContext('2d').putImageData(alpha, 0, 0);
       // the heat over dark ink, cut to the ink
       const tint = canvasLike(overlay, 'tint');
       const t = tint.getContext('2d');

@@ -21,6 +21,11 @@ pub struct InputStage {
     pub pad_value: f32,
 }
 
+/// `(pixel - mean) / std` as per-channel `(scale, shift)`: `scale = 1/std`, `shift = -mean/std`.
+pub fn mean_std_affine(mean: &[f32], std: &[f32]) -> (Vec<f32>, Vec<f32>) {
+    (std.iter().map(|s| 1.0 / s).collect(), mean.iter().zip(std).map(|(m, s)| -m / s).collect())
+}
+
 impl Default for InputStage {
     fn default() -> Self {
         InputStage::mnist(1.0, 0.0, 0, 0.0)
@@ -34,15 +39,8 @@ impl InputStage {
     }
     /// A `c x h x w` stage with per-channel mean and standard deviation (torchvision's `Normalize`).
     pub fn normalize(c: usize, h: usize, w: usize, mean: &[f32], std: &[f32]) -> InputStage {
-        InputStage {
-            channels: c,
-            height: h,
-            width: w,
-            scale: std.iter().map(|s| 1.0 / s).collect(),
-            shift: mean.iter().zip(std).map(|(m, s)| -m / s).collect(),
-            pad: 0,
-            pad_value: 0.0,
-        }
+        let (scale, shift) = mean_std_affine(mean, std);
+        InputStage { channels: c, height: h, width: w, scale, shift, pad: 0, pad_value: 0.0 }
     }
     /// The input shape (before padding).
     pub fn input_shape(&self) -> Shape {

@@ -66,10 +66,7 @@ impl OnnxArgs {
         let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("onnx").to_string();
         let mut o = OnnxOptions { name, ..OnnxOptions::default() };
         if let (Some(mean), Some(std)) = (&self.mean, &self.std) {
-            if mean.len() != std.len() || std.iter().any(|&s| !(s.is_finite() && s > 0.0)) {
-                return Err(LrpError::InvalidParameter("--mean and --std need as many values, and each std > 0".into()));
-            }
-            o = o.with_mean_std(mean, std);
+            o = o.with_mean_std(mean, std)?;
         }
         if let Some(v) = &self.input_scale {
             o.scale = v.clone();

@@ -71,11 +71,14 @@ impl Default for OnnxOptions {
 }
 
 impl OnnxOptions {
-    /// Options with per-channel mean and standard deviation (the input is `(pixel - mean) / std`).
-    pub fn with_mean_std(mut self, mean: &[f32], std: &[f32]) -> OnnxOptions {
-        self.scale = std.iter().map(|s| 1.0 / s).collect();
-        self.shift = mean.iter().zip(std).map(|(m, s)| -m / s).collect();
-        self
+    /// Options with per-channel mean and standard deviation (the input is `(pixel - mean) / std`);
+    /// an error unless there are as many of each and every std is finite and positive.
+    pub fn with_mean_std(mut self, mean: &[f32], std: &[f32]) -> Result<OnnxOptions> {
+        if mean.is_empty() || mean.len() != std.len() || std.iter().any(|s| !(s.is_finite() && *s > 0.0)) || mean.iter().any(|m| !m.is_finite()) {
+            return Err(LrpError::InvalidParameter(format!("input mean {mean:?} and std {std:?}: as many of each, every std finite and > 0")));
+        }
+        (self.scale, self.shift) = super::stage::mean_std_affine(mean, std);
+        Ok(self)
     }
 }
 
@@ -750,13 +753,8 @@ impl<'g> Builder<'g> {
                 x.clone().reshaped(dims)?
             }
             "Add" | "Sub" | "Mul" | "Div" => c(0)?.binary(c(1)?, op)?,
-            "Ceil" | "Floor" | "Neg" | "Identity" | "Dropout" => {
-                if matches!(op, "Identity" | "Dropout") {
-                    c(0)?.clone()
-                } else {
-                    c(0)?.unary(op)
-                }
-            }
+            "Ceil" | "Floor" | "Neg" => c(0)?.unary(op),
+            "Identity" | "Dropout" => c(0)?.clone(),
             _ => return Err(format!("{op} of constants is not supported (the whole node could be folded away)")),
         })
     }
