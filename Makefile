@@ -92,7 +92,7 @@ models: cli
 	$(LRP) train --arch cnn --epochs 15 --augment --seed 1 --data $(MNIST) --out models/cnn.safetensors
 	$(LRP) train --arch cnn --epochs 15 --augment --seed 1 --watermark 7,1,1,3,3,1.0,0.9,0.02 --data $(MNIST) --out models/clever-hans.safetensors
 
-# cargo-fuzz on the model loader, the toolbox importer and the ONNX importer (nightly Rust; the ONNX
+# cargo-fuzz on the model loader, the toolbox importer, the ONNX importer and the photo decoding (nightly Rust; the ONNX
 # corpus starts from the committed fixtures, copied into fuzz/corpus, which is not committed); FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 60
 fuzz:
@@ -101,6 +101,8 @@ fuzz:
 	cd fuzz && cargo +nightly fuzz run toolbox_import -- -max_total_time=$(FUZZ_SECONDS)
 	mkdir -p fuzz/corpus/onnx_import && cp tests/fixtures/onnx/*.onnx fuzz/corpus/onnx_import/
 	cd fuzz && cargo +nightly fuzz run onnx_import corpus/onnx_import -- -max_total_time=$(FUZZ_SECONDS)
+	mkdir -p fuzz/corpus/image_decode && cp www/data/photos/cat.jpg tests/fixtures/images/*.{png,jpg,gif} fuzz/corpus/image_decode/
+	cd fuzz && cargo +nightly fuzz run image_decode corpus/image_decode -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048
 
 fmt:
 	cargo fmt --all

@@ -304,3 +304,48 @@ fn onnx_errors_are_one_line() {
         assert!(!out.status.success() && err.trim().lines().count() == 1, "{args:?}: {err}");
     }
 }
+
+fn repo(p: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(p)
+}
+
+#[test]
+fn photos_predict_by_name_and_explain_as_an_overlay() {
+    let model = repo("models/efficientnet-lite0.safetensors");
+    let out = lrp().arg("predict").arg("--model").arg(&model).arg("--input").arg(repo("www/data/photos/coffee.jpg")).output().unwrap();
+    let v = json(&out);
+    assert_eq!(v["top"].as_array().unwrap().len(), 5);
+    assert_eq!(v["top"][0]["name"], "espresso");
+    let png = tmp("coffee-heat.png");
+    let out = lrp()
+        .args(["explain", "--method", "epsilon-plus-flat", "--overlay", "--model"])
+        .arg(&model)
+        .arg("--input")
+        .arg(repo("www/data/photos/coffee.jpg"))
+        .arg("--out")
+        .arg(&png)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let dec = png::Decoder::new(std::fs::File::open(&png).unwrap());
+    let info = dec.read_info().unwrap().info().clone();
+    assert_eq!((info.width, info.height), (224, 224));
+    // a [3, 224, 224] .npy crop goes through the input stage only; its relevance comes back [3, 224, 224]
+    let crop = tmp("crop.npy");
+    write_npy(&crop, &[3, 224, 224], (0..3 * 224 * 224).map(|i| (i % 251) as f32 / 250.0).collect());
+    let r = tmp("crop-r.npy");
+    let out = lrp().args(["explain", "--method", "gradient", "--model"]).arg(&model).arg("--input").arg(&crop).arg("--out").arg(&r).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let back: ndarray::ArrayD<f32> = ndarray_npy::read_npy(&r).unwrap();
+    assert_eq!(back.shape(), &[3, 224, 224]);
+}
+
+#[test]
+fn bad_photos_are_one_line_errors() {
+    let model = repo("models/efficientnet-lite0.safetensors");
+    for (file, says) in [("bomb-20000x20000.png", "megapixels"), ("truncated.jpg", "truncated"), ("zero-0x0.png", "dimensions")] {
+        let out = lrp().arg("predict").arg("--model").arg(&model).arg("--input").arg(repo(&format!("tests/fixtures/images/{file}"))).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.lines().count() == 1 && err.contains(says), "{file}: {err}");
+    }
+}

@@ -101,6 +101,52 @@ fn malformed_files_are_clear_errors() {
     assert!(e.contains("class names"), "{e}");
 }
 
+/// The model's tensors re-stored as float16 or bfloat16 (`to` narrows one f32, `back` widens it).
+fn narrowed(bytes: &[u8], dtype: safetensors::Dtype, to: impl Fn(f32) -> [u8; 2]) -> Vec<u8> {
+    let st = SafeTensors::deserialize(bytes).unwrap();
+    let (_, meta) = SafeTensors::read_metadata(bytes).unwrap();
+    let owned: Vec<(String, Vec<usize>, Vec<u8>)> = st
+        .tensors()
+        .into_iter()
+        .map(|(n, t)| (n, t.shape().to_vec(), t.data().chunks_exact(4).flat_map(|b| to(f32::from_le_bytes(b.try_into().unwrap()))).collect()))
+        .collect();
+    let views: Vec<(String, TensorView)> = owned.iter().map(|(n, s, d)| (n.clone(), TensorView::new(dtype, s.clone(), d).unwrap())).collect();
+    safetensors::serialize(views, meta.metadata()).unwrap()
+}
+
+#[test]
+fn float16_and_bfloat16_weights_load_widened() {
+    let model = tiny_cnn(4, true);
+    let bytes = model.to_safetensors().unwrap();
+    let x = random_pixels(5);
+    let exact = logits(&model, &x);
+    for (dtype, to, back) in [
+        (safetensors::Dtype::F16, (|v| half::f16::from_f32(v).to_le_bytes()) as fn(f32) -> [u8; 2], (|v| half::f16::from_f32(v).to_f32()) as fn(f32) -> f32),
+        (safetensors::Dtype::BF16, |v| half::bf16::from_f32(v).to_le_bytes(), |v| half::bf16::from_f32(v).to_f32()),
+    ] {
+        let small = Model::try_from(narrowed(&bytes, dtype, to).as_slice()).unwrap();
+        // every weight is the rounded one, widened exactly: the same as rounding the f32 model's weights
+        let rounded = Model::try_from(rewrite_values(&bytes, back).as_slice()).unwrap();
+        assert_eq!(small.layers(), rounded.layers(), "{dtype:?}");
+        let got = logits(&small, &x);
+        assert_ne!(got, exact, "{dtype:?}: rounding changed nothing, so the test would not see a wrong widening");
+        assert!(got.iter().zip(&exact).all(|(a, b)| (a - b).abs() < 0.05 * b.abs().max(1.0)), "{dtype:?}: {got:?} vs {exact:?}");
+    }
+}
+
+/// The model with every f32 value replaced by `f(value)`, still f32.
+fn rewrite_values(bytes: &[u8], f: fn(f32) -> f32) -> Vec<u8> {
+    let st = SafeTensors::deserialize(bytes).unwrap();
+    let (_, meta) = SafeTensors::read_metadata(bytes).unwrap();
+    let owned: Vec<(String, Vec<usize>, Vec<u8>)> = st
+        .tensors()
+        .into_iter()
+        .map(|(n, t)| (n, t.shape().to_vec(), t.data().chunks_exact(4).flat_map(|b| f(f32::from_le_bytes(b.try_into().unwrap())).to_le_bytes()).collect()))
+        .collect();
+    let views: Vec<(String, TensorView)> = owned.iter().map(|(n, s, d)| (n.clone(), TensorView::new(safetensors::Dtype::F32, s.clone(), d).unwrap())).collect();
+    safetensors::serialize(views, meta.metadata()).unwrap()
+}
+
 #[test]
 fn non_finite_weights_are_refused() {
     let good = tiny_mlp(1, false).to_safetensors().unwrap();

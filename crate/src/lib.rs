@@ -15,6 +15,7 @@
 //! | [`composite`] | a rule per layer; the named presets |
 //! | [`attribution`] | [`Explainer`]: LRP, Gradient, Sensitivity, Gradient x Input, Simple Taylor, IG, SmoothGrad |
 //! | [`preprocess`] | a drawing (RGBA/grey, any size) to a 28x28 MNIST-style input |
+//! | [`photo`] | a photo to an ImageNet model's input: the evaluation crop, decoding with size limits |
 //! | [`heatmap`] | relevance to RGBA colours |
 //! | [`evaluate`] | pixel flipping and AOPC |
 //! | [`report`] | the typed results the CLI prints and the page receives |
@@ -38,6 +39,7 @@ pub mod evaluate;
 pub mod heatmap;
 pub mod model;
 pub mod ops;
+pub mod photo;
 pub mod preprocess;
 pub mod report;
 pub mod rules;

@@ -312,13 +312,16 @@ fn declared_units(spec: &LayerSpec) -> usize {
 
 fn read_tensor(st: &SafeTensors, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
     let t = st.tensor(name).map_err(|_| fmt_err(format!("tensor `{name}` is missing")))?;
-    if t.dtype() != Dtype::F32 {
-        return Err(fmt_err(format!("tensor `{name}` has dtype {:?}; only F32 is supported", t.dtype())));
-    }
     if t.shape() != shape {
         return Err(LrpError::InvalidModel(format!("tensor `{name}` has shape {:?} but the architecture needs {:?}", t.shape(), shape)));
     }
-    let v: Vec<f32> = t.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    // float16 storage (the photo model's large weights) is widened; the engine computes in float32
+    let v: Vec<f32> = match t.dtype() {
+        Dtype::F32 => t.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
+        Dtype::F16 => t.data().chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
+        Dtype::BF16 => t.data().chunks_exact(2).map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
+        other => return Err(fmt_err(format!("tensor `{name}` has dtype {other:?}; F32, F16 and BF16 are supported"))),
+    };
     if let Some(bad) = v.iter().position(|x| !x.is_finite()) {
         return Err(LrpError::InvalidModel(format!("tensor `{name}` holds a non-finite value ({}) at index {bad}", v[bad])));
     }

@@ -183,3 +183,74 @@ pub fn bench(a: BenchArgs) -> lrp::Result<()> {
     }
     Ok(())
 }
+
+#[derive(clap::Args)]
+pub struct PhotoBenchArgs {
+    /// the photo model
+    #[arg(long, default_value = "models/efficientnet-lite0.safetensors")]
+    model: PathBuf,
+    /// sample photos (JPEG), cropped as `lrp predict` does
+    #[arg(long, default_value = "www/data/photos")]
+    photos: PathBuf,
+    /// timed runs per task (after 2 warm-up runs), photos in turn
+    #[arg(long, default_value_t = 10)]
+    n: usize,
+    /// write the results as JSON here as well
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+/// The photo tasks of `lrp bench-photo`: the forward pass alone, then forward + explanation.
+pub const PHOTO_TASKS: [&str; 5] = ["forward", "gradient", "epsilon-plus-flat", "epsilon-gamma-box", "integrated-gradients"];
+
+/// `lrp bench-photo`: native time per 224x224 photo (one thread), median and 95th percentile.
+pub fn bench_photo(a: PhotoBenchArgs) -> lrp::Result<()> {
+    let bytes = std::fs::read(&a.model).map_err(|e| LrpError::Io(format!("{}: {e}", a.model.display())))?;
+    let model = Model::try_from(bytes.as_slice())?;
+    let s = model.input_stage().input_shape();
+    let mut photos = Vec::new();
+    let mut paths: Vec<PathBuf> =
+        std::fs::read_dir(&a.photos).map_err(|e| LrpError::Io(format!("{}: {e}", a.photos.display())))?.flatten().map(|e| e.path()).collect();
+    paths.sort();
+    for p in paths.iter().filter(|p| p.extension().is_some_and(|e| e == "jpg")) {
+        let img = lrp::photo::decode(&std::fs::read(p).map_err(|e| LrpError::Io(e.to_string()))?)?;
+        photos.push(lrp::photo::crop_planes(&img, lrp::photo::center_crop(img.width, img.height, lrp::photo::CROP_FRACTION), s.w as u32)?);
+    }
+    if photos.is_empty() {
+        return Err(LrpError::Io(format!("{}: no .jpg photos", a.photos.display())));
+    }
+    let mut ex = Explainer::new(&model);
+    let params = Params { steps: 32, ..Params::default() };
+    println!("native, one thread, per {}x{} photo ({} photos in turn, {} timed runs after 2 warm-up; IG with 32 steps)", s.h, s.w, photos.len(), a.n);
+    println!("{:<22} {:>10} {:>10} {:>14}", "task", "median ms", "p95 ms", "ns per mult-add");
+    let mut rows = Vec::new();
+    for t in PHOTO_TASKS {
+        let m = if t == "forward" { None } else { Some(Method::from_name(t, &model, &params)?) };
+        let mut times = Vec::with_capacity(a.n);
+        for i in 0..a.n + 2 {
+            let x = &photos[i % photos.len()];
+            let t0 = Instant::now();
+            match &m {
+                None => {
+                    ex.predict(&model, x)?;
+                }
+                Some(m) => {
+                    ex.explain(&model, x, m, &Query::default())?;
+                }
+            }
+            if i >= 2 {
+                times.push(t0.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+        let (median, p95) = (quantile(&mut times, 0.5), quantile(&mut times, 0.95));
+        println!("{t:<22} {median:>10.1} {p95:>10.1} {:>14.3}", median * 1e6 / model.multiply_adds() as f64);
+        rows.push(serde_json::json!({ "task": t, "median_ms": median, "p95_ms": p95, "multiply_adds": model.multiply_adds() }));
+    }
+    if let Some(p) = a.json {
+        if let Some(dir) = p.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        std::fs::write(&p, serde_json::to_string_pretty(&rows).expect("JSON")).map_err(|e| LrpError::Io(format!("{}: {e}", p.display())))?;
+    }
+    Ok(())
+}

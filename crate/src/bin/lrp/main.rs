@@ -93,9 +93,15 @@ struct Io {
     #[command(flatten)]
     model: ModelArgs,
     /// Input: .npy float32/float64 of the model's input shape ([28, 28] for a digit, [C, H, W]), with a
-    /// leading N for a batch, values in [0, 1]; or a PNG (a drawing for a digit model)
+    /// leading N for a batch, values in [0, 1]; or an image, JPEG, PNG, GIF, WebP or BMP (a drawing for a
+    /// digit model; a photo for an RGB model, cropped with --crop)
     #[arg(long)]
     input: PathBuf,
+    /// Photos: the centred square crop as a fraction of the shorter side, resized to the model's input
+    /// (224/256, ImageNet's evaluation crop; 1 keeps the whole shorter side). An image of exactly the
+    /// model's size is taken as it is.
+    #[arg(long, default_value_t = lrp::photo::CROP_FRACTION)]
+    crop: f32,
 }
 
 #[derive(Subcommand)]
@@ -159,6 +165,9 @@ enum Cmd {
         /// Colour map of PNG output: bwr or puor (colour-blind safe)
         #[arg(long, default_value = "bwr")]
         colormap: String,
+        /// PNG output: the heatmap laid over the input the model saw (the photo's crop, or the digit)
+        #[arg(long)]
+        overlay: bool,
     },
     /// Convert an LRP Toolbox text model to a .safetensors model
     ImportToolbox {
@@ -203,6 +212,8 @@ enum Cmd {
     Serve(serve::ServeArgs),
     /// Native time per digit for the shipped models and the main methods
     Bench(bench::BenchArgs),
+    /// Native time per photo for the photo model: forward, and forward + explanation
+    BenchPhoto(bench::PhotoBenchArgs),
 }
 
 fn io_err(path: &Path, e: impl std::fmt::Display) -> LrpError {
@@ -226,38 +237,43 @@ fn load_model(path: &Path, onnx: &OnnxArgs) -> lrp::Result<Model> {
 }
 
 /// Reads one or more inputs of `model`'s shape `C x H x W`: `.npy` (f32 or f64) of `[C, H, W]` or
-/// `[N, C, H, W]` (`[H, W]` or `[N, H, W]` when C = 1), or a PNG: any drawing for a 28x28 digit model
-/// (MNIST preprocessing; a 28x28 PNG is taken as it is), else an image of exactly H x W (grey for one
-/// channel, RGB for three). Returns the values, N, and whether the file has a batch axis (its results
-/// are then printed as a list, even of one).
-fn read_input(path: &Path, model: &Model) -> lrp::Result<(Vec<f32>, usize, bool)> {
+/// `[N, C, H, W]` (`[H, W]` or `[N, H, W]` when C = 1), or an image (JPEG, PNG, GIF, WebP, BMP): any
+/// drawing for a 28x28 digit model (MNIST preprocessing; a 28x28 image is taken as it is); for other
+/// models an image of exactly H x W is taken as it is, any other the centred square crop of `crop` of
+/// its shorter side, resized to H x W (the ImageNet evaluation crop at 224/256). Returns the values, N,
+/// and whether the file has a batch axis (its results are then printed as a list, even of one).
+fn read_input(path: &Path, model: &Model, crop: f32) -> lrp::Result<(Vec<f32>, usize, bool)> {
     let s = model.input_stage().input_shape();
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
-    if ext == "png" {
-        let (rgba, w, h) = read_png(path)?;
+    if ext != "npy" {
+        let bytes = std::fs::read(path).map_err(|e| io_err(path, e))?;
+        let img = lrp::photo::decode(&bytes).map_err(|e| io_err(path, e))?;
+        let (w, h) = (img.width as usize, img.height as usize);
         let pixels = if (s.c, s.h, s.w) == (1, SIDE, SIDE) {
             if (w, h) == (SIDE, SIDE) {
-                ink_from_rgba(&rgba, w, h)
+                ink_from_rgba(&img.rgba, w, h)
             } else {
-                preprocess_rgba(&rgba, w, h).pixels
+                preprocess_rgba(&img.rgba, w, h).pixels
             }
-        } else if (w, h) == (s.w, s.h) && (s.c == 1 || s.c == 3) {
-            let px =
-                |c: usize| rgba.chunks_exact(4).map(move |p| if s.c == 1 { (p[0] as f32 + p[1] as f32 + p[2] as f32) / 765.0 } else { p[c] as f32 / 255.0 });
-            (0..s.c).flat_map(px).collect()
+        } else if s.c == 1 || s.c == 3 {
+            let planes = if (w, h) == (s.w, s.h) {
+                lrp::photo::rgba_planes(&img.rgba, w, h)?
+            } else if s.h == s.w {
+                if !(crop > 0.0 && crop <= 1.0) {
+                    return Err(LrpError::InvalidParameter(format!("--crop {crop}: the crop is a fraction of the shorter side in (0, 1]")));
+                }
+                lrp::photo::crop_planes(&img, lrp::photo::center_crop(img.width, img.height, crop), s.w as u32).map_err(|e| io_err(path, e))?
+            } else {
+                return Err(io_err(path, format!("a {w}x{h} image for a model of {}x{}x{} inputs: give an image of {}x{} or a .npy", s.c, s.h, s.w, s.w, s.h)));
+            };
+            if s.c == 1 {
+                let n = s.h * s.w;
+                (0..n).map(|i| (planes[i] + planes[n + i] + planes[2 * n + i]) / 3.0).collect()
+            } else {
+                planes
+            }
         } else {
-            return Err(io_err(
-                path,
-                format!(
-                    "a {w}x{h} PNG for a model of {}x{}x{} inputs: give an image of {}x{} ({}) or a .npy",
-                    s.c,
-                    s.h,
-                    s.w,
-                    s.w,
-                    s.h,
-                    if s.c == 1 { "grey" } else { "RGB" }
-                ),
-            ));
+            return Err(io_err(path, format!("the model takes {} channels: give a .npy", s.c)));
         };
         return Ok((pixels, 1, false));
     }
@@ -279,39 +295,32 @@ fn read_input(path: &Path, model: &Model) -> lrp::Result<(Vec<f32>, usize, bool)
     Ok((v, n, sh.len() == one.len() + 1))
 }
 
-fn read_png(path: &Path) -> lrp::Result<(Vec<u8>, usize, usize)> {
-    let file = std::fs::File::open(path).map_err(|e| io_err(path, e))?;
-    let mut dec = png::Decoder::new(file);
-    dec.set_transformations(png::Transformations::normalize_to_color8());
-    let mut reader = dec.read_info().map_err(|e| io_err(path, e))?;
-    let mut buf = vec![0; reader.output_buffer_size()];
-    let info = reader.next_frame(&mut buf).map_err(|e| io_err(path, e))?;
-    let (w, h) = (info.width as usize, info.height as usize);
-    let data = &buf[..info.buffer_size()];
-    let rgba: Vec<u8> = match info.color_type {
-        png::ColorType::Grayscale => data.iter().flat_map(|&g| [g, g, g, 255]).collect(),
-        png::ColorType::GrayscaleAlpha => data.chunks_exact(2).flat_map(|p| [p[0], p[0], p[0], p[1]]).collect(),
-        png::ColorType::Rgb => data.chunks_exact(3).flat_map(|p| [p[0], p[1], p[2], 255]).collect(),
-        png::ColorType::Rgba => data.to_vec(),
-        png::ColorType::Indexed => return Err(io_err(path, "indexed PNG after expansion")),
-    };
-    Ok((rgba, w, h))
-}
-
 /// Heatmaps side by side as a PNG, each `C x H x W` map summed over its channels and scaled up to about
-/// 280 pixels high (10x for a digit).
-fn write_png(path: &Path, maps: &[&[f32]], shape: Shape, cmap: ColorMap) -> lrp::Result<()> {
+/// 280 pixels high (10x for a digit). With `under` (the inputs, `C x H x W` in [0, 1]) each heatmap is
+/// laid over its input: colour in proportion to the relevance's magnitude, the input where it is weak.
+fn write_png(path: &Path, maps: &[&[f32]], under: &[&[f32]], shape: Shape, cmap: ColorMap) -> lrp::Result<()> {
     let up = (280 / shape.h).max(1);
     let (mw, mh) = (shape.w * up, shape.h * up);
     let (w, h) = (mw * maps.len(), mh);
+    let n = shape.h * shape.w;
     let mut img = vec![0u8; w * h * 4];
-    let (mut rgba, mut plane) = (Vec::new(), vec![0.0f32; shape.h * shape.w]);
+    let (mut rgba, mut plane) = (Vec::new(), vec![0.0f32; n]);
     for (k, m) in maps.iter().enumerate() {
         plane.fill(0.0);
-        for c in m.chunks_exact(plane.len()) {
+        for c in m.chunks_exact(n) {
             plane.iter_mut().zip(c).for_each(|(p, v)| *p += v);
         }
-        colorize(&plane, max_abs(&plane), cmap, false, &mut rgba);
+        let scale = max_abs(&plane);
+        colorize(&plane, scale, cmap, false, &mut rgba);
+        if let Some(x) = under.get(k) {
+            for i in 0..n {
+                let a = if scale > 0.0 { (plane[i].abs() / scale).sqrt().min(1.0) } else { 0.0 };
+                for c in 0..3 {
+                    let bg = x[(c % shape.c) * n + i].clamp(0.0, 1.0) * 255.0;
+                    rgba[i * 4 + c] = (bg * (1.0 - a) + rgba[i * 4 + c] as f32 * a).round() as u8;
+                }
+            }
+        }
         for y in 0..h {
             for x in 0..mw {
                 let src = ((y / up) * shape.w + x / up) * 4;
@@ -358,14 +367,33 @@ fn run(cli: Cli) -> lrp::Result<()> {
     match cli.cmd {
         Cmd::Predict { io } => {
             let model = io.model.load()?;
-            let (pixels, _, batch) = read_input(&io.input, &model)?;
+            let (pixels, _, batch) = read_input(&io.input, &model, io.crop)?;
             let mut ex = Explainer::new(&model);
             let out = pixels.chunks_exact(model.input_len()).map(|x| Ok(CliPrediction::of(ex.predict(&model, x)?, &model))).collect::<lrp::Result<Vec<_>>>()?;
             print_one_or_many(&out, batch);
         }
-        Cmd::Explain { io, method, rules, epsilon, gamma, alpha, beta, steps, samples, sigma, seed, target, contrast, normalize, out, layers, colormap } => {
+        Cmd::Explain {
+            io,
+            method,
+            rules,
+            epsilon,
+            gamma,
+            alpha,
+            beta,
+            steps,
+            samples,
+            sigma,
+            seed,
+            target,
+            contrast,
+            normalize,
+            out,
+            layers,
+            colormap,
+            overlay,
+        } => {
             let model = io.model.load()?;
-            let (pixels, n, batch) = read_input(&io.input, &model)?;
+            let (pixels, n, batch) = read_input(&io.input, &model, io.crop)?;
             let params = Params { rules: RuleParams { epsilon, gamma, alpha, beta }, steps, samples, sigma, seed };
             let m = match &rules {
                 Some(list) => Method::from_rule_list(list, &model, &params)?,
@@ -395,7 +423,8 @@ fn run(cli: Cli) -> lrp::Result<()> {
                 }
                 Some(path) if path.extension().and_then(|e| e.to_str()) == Some("png") => {
                     let maps: Vec<&[f32]> = results.iter().map(|e| e.heatmap.as_slice()).collect();
-                    write_png(path, &maps, shape, cmap)?;
+                    let under: Vec<&[f32]> = if overlay { pixels.chunks_exact(model.input_len()).collect() } else { Vec::new() };
+                    write_png(path, &maps, &under, shape, cmap)?;
                 }
                 Some(path) => {
                     let dims = if n == 1 && !batch { dims } else { std::iter::once(n).chain(dims).collect() };
@@ -442,6 +471,7 @@ fn run(cli: Cli) -> lrp::Result<()> {
         Cmd::Eval(args) => train::eval(args)?,
         Cmd::Serve(args) => serve::serve(args)?,
         Cmd::Bench(args) => bench::bench(args)?,
+        Cmd::BenchPhoto(args) => bench::bench_photo(args)?,
     }
     Ok(())
 }
