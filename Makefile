@@ -25,13 +25,15 @@ cli:
 	@cargo build --quiet --release --features cli
 
 # The page: wasm engine into www/pkg, the same engine with ONNX import into www/pkg-onnx (loaded only when
-# a visitor brings an .onnx file), shipped models into www/models (all generated, not committed).
+# a visitor brings an .onnx file), shipped models into www/models (the digit models listed in index.json; the
+# photo model beside them, fetched when the Photos view first opens) (all generated, not committed).
 web:
 	@scripts/ensure-tools.sh wasm node
 	@wasm-pack --quiet build crate --release --target web --out-dir ../www/pkg --out-name lrp --no-typescript --no-pack
 	@wasm-pack --quiet build crate --release --target web --out-dir ../www/pkg-onnx --out-name lrp --no-typescript --no-pack -- --features onnx
 	@mkdir -p www/models
 	@for m in $(MODELS); do cp models/$$m.safetensors www/models/; done
+	@cp models/efficientnet-lite0.safetensors www/models/
 	@printf '%s\n' $(MODELS) | awk 'BEGIN{printf "["} {printf "%s{\"stem\":\"%s\"}", (NR>1?",":""), $$0} END{print "]"}' > www/models/index.json
 
 # A self-contained folder of static files (the page, both wasm builds, the models, the test digits) for

@@ -48,6 +48,8 @@ pub mod testing;
 pub mod train;
 #[cfg(target_arch = "wasm32")]
 pub mod web;
+#[cfg(target_arch = "wasm32")]
+pub mod web_photo;
 
 pub use attribution::registry::{self, METHODS};
 pub use attribution::{Explainer, Explanation, LayerTotal, Method, Params, Query};

@@ -28,20 +28,20 @@ pub const MAX_CANVAS: u32 = 4096;
 /// Most methods one comparison runs.
 pub const MAX_COMPARED: usize = 64;
 
-fn js(e: LrpError) -> JsError {
+pub(crate) fn js(e: LrpError) -> JsError {
     JsError::new(&e.to_string())
 }
-fn bad(msg: impl AsRef<str>) -> JsError {
+pub(crate) fn bad(msg: impl AsRef<str>) -> JsError {
     JsError::new(msg.as_ref())
 }
 
-fn now() -> f64 {
+pub(crate) fn now() -> f64 {
     web_sys::window().and_then(|w| w.performance()).map_or(0.0, |p| p.now())
 }
 
 /// A request object from the page (`undefined` or `null`: every field at its default). Read through
 /// its JSON text, so that a misspelt field is an error naming it, not silently ignored.
-fn request<T: for<'de> Deserialize<'de> + Default>(v: JsValue, what: &str) -> Result<T, JsError> {
+pub(crate) fn request<T: for<'de> Deserialize<'de> + Default>(v: JsValue, what: &str) -> Result<T, JsError> {
     if v.is_undefined() || v.is_null() {
         return Ok(T::default());
     }
@@ -50,31 +50,31 @@ fn request<T: for<'de> Deserialize<'de> + Default>(v: JsValue, what: &str) -> Re
 }
 
 /// A typed result as a JavaScript object (`None` as `null`, maps as plain objects).
-fn to_js<T: Serialize>(v: &T) -> Result<JsValue, JsError> {
+pub(crate) fn to_js<T: Serialize>(v: &T) -> Result<JsValue, JsError> {
     v.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(|e| bad(format!("result: {e}")))
 }
 
-fn set(obj: &JsValue, key: &str, value: &JsValue) -> Result<(), JsError> {
+pub(crate) fn set(obj: &JsValue, key: &str, value: &JsValue) -> Result<(), JsError> {
     js_sys::Reflect::set(obj, &JsValue::from_str(key), value).map(|_| ()).map_err(|_| bad("result: cannot set a field"))
 }
 
-fn floats(v: &[f32]) -> JsValue {
+pub(crate) fn floats(v: &[f32]) -> JsValue {
     js_sys::Float32Array::from(v).into()
 }
 
 /// The method of a request: a name of the method table (`NAME:BASE` for a wrapper) with its
 /// parameters, or `custom` with a rule per layer.
 #[derive(Debug)]
-struct MethodRequest {
-    method: String,
-    params: Params,
+pub(crate) struct MethodRequest {
+    pub(crate) method: String,
+    pub(crate) params: Params,
     /// `custom`: one entry per layer, a rule (`0`, `eps=0.1`, `gamma=0.25`, `alpha2-beta1`, `zplus`,
     /// `zb`, `w2`, `flat`) or null for layers that take none.
-    rules: Option<Vec<Option<String>>>,
+    pub(crate) rules: Option<Vec<Option<String>>>,
 }
 
 impl MethodRequest {
-    fn build(&self, model: &Model) -> Result<Method, JsError> {
+    pub(crate) fn build(&self, model: &Model) -> Result<Method, JsError> {
         match (&self.rules, self.method.as_str()) {
             (Some(names), "custom") => {
                 if names.len() != model.layers().len() {
@@ -98,16 +98,16 @@ impl MethodRequest {
 /// What [`Engine::explain`] reads.
 #[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-struct ExplainRequest {
-    method: String,
-    params: Params,
-    rules: Option<Vec<Option<String>>>,
+pub(crate) struct ExplainRequest {
+    pub(crate) method: String,
+    pub(crate) params: Params,
+    pub(crate) rules: Option<Vec<Option<String>>>,
     /// Class to explain (null: the predicted one) and the contrast class (null: none).
-    target: Option<usize>,
-    contrast: Option<usize>,
-    normalize: bool,
+    pub(crate) target: Option<usize>,
+    pub(crate) contrast: Option<usize>,
+    pub(crate) normalize: bool,
     /// Also return the relevance of every value of the graph (`layer_maps`).
-    layers: bool,
+    pub(crate) layers: bool,
 }
 
 impl Default for ExplainRequest {
@@ -118,7 +118,7 @@ impl Default for ExplainRequest {
 
 impl ExplainRequest {
     /// True if `m` is this request's method (compared in place: no copy per explanation).
-    fn asks_for(&self, m: &MethodRequest) -> bool {
+    pub(crate) fn asks_for(&self, m: &MethodRequest) -> bool {
         m.method == self.method && m.params == self.params && m.rules == self.rules
     }
 }
@@ -482,7 +482,7 @@ impl Engine {
     }
 }
 
-fn color_map(name: &str) -> Result<ColorMap, JsError> {
+pub(crate) fn color_map(name: &str) -> Result<ColorMap, JsError> {
     ColorMap::from_name(name).ok_or_else(|| bad(format!("unknown colour map `{name}` (bwr or puor)")))
 }
 

@@ -40,8 +40,9 @@ export const SIZES = [
   { name: 'desktop-1440x900', viewport: { width: 1440, height: 900 } },
 ];
 
-export async function launch() {
-  return chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: FLAGS });
+// `extra`: more Chromium flags (the fake webcam: --use-fake-device-for-media-stream ...)
+export async function launch(extra = []) {
+  return chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: [...FLAGS, ...extra] });
 }
 
 // A page that records console errors, page errors and every request to another origin.

@@ -10,6 +10,7 @@ import { ComparePanel } from './compare.js';
 import { EquivalencePanel } from './equivalences.js';
 import { Exports } from './exports.js';
 import { tour, toured } from './tour.js';
+import { PhotoView } from './photos.js';
 
 const $ = (id) => document.getElementById(id);
 const { settings } = S;
@@ -484,9 +485,36 @@ function wire() {
   document.addEventListener('dragover', (e) => e.preventDefault());
   document.addEventListener('drop', (e) => {
     e.preventDefault();
+    // on the Photos view a dropped file is a photo (photos.js)
+    if (!$('photos-view').hidden) return;
     const f = e.dataTransfer && e.dataTransfer.files[0];
     if (f) loadUserModel(f).finally(schedule);
   });
+}
+
+// Digits or Photos: one view at a time; `?view=photos` opens the Photos view (its model is fetched the
+// first time it opens).
+let photoView = null;
+function showView(name, push = true) {
+  const photos = name === 'photos';
+  $('digits-view').hidden = photos;
+  $('photos-view').hidden = !photos;
+  document.querySelector('header .tagline').hidden = photos;
+  $('tour-start').hidden = photos;
+  $('present').hidden = photos;
+  $('timing').hidden = photos;
+  $('view-digits').setAttribute('aria-pressed', String(!photos));
+  $('view-photos').setAttribute('aria-pressed', String(photos));
+  document.documentElement.dataset.view = name;
+  if (push) {
+    const u = new URL(location.href);
+    if (photos) u.searchParams.set('view', 'photos'); else u.searchParams.delete('view');
+    history.replaceState(null, '', u);
+  }
+  if (photos) {
+    photoView ??= new PhotoView({ showError });
+    photoView.open().catch(() => { /* shown by the view */ });
+  }
 }
 
 async function main() {
@@ -547,8 +575,12 @@ async function main() {
   applyColormap();
   window.matchMedia?.('(prefers-color-scheme: dark)').addEventListener?.('change', applyColormap);
   wire();
+  $('view-digits').addEventListener('click', () => showView('digits'));
+  $('view-photos').addEventListener('click', () => showView('photos'));
+  const photosFirst = new URLSearchParams(location.search).get('view') === 'photos';
+  if (photosFirst) showView('photos', false);
   schedule();
-  if (!toured() && !fromLink) requestAnimationFrame(() => tour(0));
+  if (!toured() && !fromLink && !photosFirst) requestAnimationFrame(() => tour(0));
   if ('serviceWorker' in navigator) navigator.serviceWorker.register('sw.js').catch(() => { /* offline use is optional */ });
   document.documentElement.dataset.ready = 'true';
 }
