@@ -232,6 +232,31 @@ fn methods_lists_the_registry_and_explain_refuses_other_names() {
     assert!(err.contains("lrp-7") && err.contains("epsilon-plus"), "{err}");
 }
 
+#[test]
+fn no_bias_leaves_the_biases_out_of_the_rules() {
+    let v = json(&lrp().args(["methods", "--json"]).output().unwrap());
+    let bias = v["params"].as_array().unwrap().iter().find(|p| p["name"] == "bias").expect("the bias parameter is listed");
+    assert_eq!((&bias["boolean"], &bias["default"]), (&serde_json::json!(true), &serde_json::json!(1.0)));
+    assert!(bias["description"].as_str().unwrap().contains("zero_params"));
+    let (model, input) = setup("t-no-bias");
+    let run = |extra: &[&str]| {
+        json(&lrp().args(["explain", "--model"]).arg(&model).arg("--input").arg(&input).args(["--method", "lrp-0"]).args(extra).output().unwrap())
+    };
+    let (with, without) = (run(&[]), run(&["--no-bias"]));
+    assert_eq!((&with["bias"], &without["bias"]), (&serde_json::json!(true), &serde_json::json!(false)));
+    assert_eq!(with["explained"], without["explained"]);
+    // LRP-0 without biases passes each dense and conv layer's relevance on; with them some is absorbed
+    let lost = |v: &serde_json::Value| -> Vec<(f64, f64)> {
+        let layers = v["layers"].as_array().unwrap();
+        let weighted = layers.iter().filter(|l| l["kind"] == "dense" || l["kind"] == "conv2d");
+        weighted.map(|l| (l["relevance_out"].as_f64().unwrap() - l["relevance_in"].as_f64().unwrap(), l["relevance_out"].as_f64().unwrap())).collect()
+    };
+    assert_eq!(lost(&without).len(), 4);
+    assert!(lost(&without).iter().all(|(d, out)| d.abs() <= 1e-4 * out.abs().max(1e-2)), "{:?}", lost(&without));
+    assert!(lost(&with).iter().any(|(d, out)| d.abs() > 1e-2 * out.abs()), "{:?}", lost(&with));
+    assert_ne!(with["sum"], without["sum"]);
+}
+
 fn onnx_fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/onnx").join(name)
 }

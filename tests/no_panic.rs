@@ -132,9 +132,10 @@ fn arb_params() -> impl Strategy<Value = Params> {
         0usize..20,
         prop_oneof![Just(f32::NAN), -1.0f32..1.0],
         any::<u64>(),
+        any::<bool>(),
     )
-        .prop_map(|(epsilon, gamma, alpha, steps, samples, sigma, seed)| Params {
-            rules: RuleParams { epsilon, gamma, alpha, beta: alpha - 1.0 },
+        .prop_map(|(epsilon, gamma, alpha, steps, samples, sigma, seed, bias)| Params {
+            rules: RuleParams { epsilon, gamma, alpha, beta: alpha - 1.0, bias },
             steps,
             samples,
             sigma,

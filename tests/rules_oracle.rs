@@ -1,10 +1,11 @@
 //! Each rule of the engine against a slow, obviously-correct re-implementation of its formula, written
 //! per neuron straight from the table in lrp-conventions.md, on small random dense, convolution and
-//! pooling layers (property 7).
+//! pooling layers (property 7), each with the layer's bias in the rule's `z` and without it (the
+//! bias-free variant, `RuleParams::bias = false`).
 #![cfg(not(target_arch = "wasm32"))]
 
 use lrp::model::{Conv2d, Dense, Layer, Pool, Shape};
-use lrp::testing::rule_step;
+use lrp::testing::rule_step_with_bias;
 use lrp::Rule;
 use ndarray::{Array1, Array2, Array4};
 use rand::{Rng, SeedableRng};
@@ -106,9 +107,12 @@ fn redistribute(conns: &[Conn], n_in: usize, n_out: usize, num: impl Fn(&Conn) -
     out
 }
 
-/// The formula of each rule, per neuron (lrp-conventions.md, "The rules").
+/// The formula of each rule, per neuron (lrp-conventions.md, "The rules"). `bias` is the bias the rule
+/// counts in `z` (zero for the bias-free variant, Zennit's `zero_params=['bias']`); `layer_bias` the
+/// layer's own, which decides LRP-gamma's branch by the sign of the layer's real output (as Zennit's
+/// unmodified fifth output does).
 #[allow(clippy::too_many_arguments)]
-fn oracle(rule: Rule, conns: &[Conn], bias: &[f64], a: &[f64], r: &[f64], lo: &[f64], hi: &[f64]) -> Vec<f64> {
+fn oracle(rule: Rule, conns: &[Conn], bias: &[f64], layer_bias: &[f64], a: &[f64], r: &[f64], lo: &[f64], hi: &[f64]) -> Vec<f64> {
     let (n_in, n_out) = (a.len(), r.len());
     let tiny = 1e-9;
     let pos = |v: f64| v.max(0.0);
@@ -121,7 +125,7 @@ fn oracle(rule: Rule, conns: &[Conn], bias: &[f64], a: &[f64], r: &[f64], lo: &[
             // neurons with z < 0 use (a+ with w + g w-) + (a- with w + g w+). On non-negative inputs the
             // a- terms vanish, and where no neuron with z < 0 carries relevance this is the plain w + g w+.
             let g = gamma as f64;
-            let mut z = bias.to_vec();
+            let mut z = layer_bias.to_vec();
             for c in conns {
                 z[c.k] += a[c.j] * c.w;
             }
@@ -240,10 +244,13 @@ fn check(non_negative: bool, seed: u64) {
             (Rule::Gamma { gamma: 0.25 }, &boxes[0], &r_relu),
             (Rule::Gamma { gamma: 1.5 }, &boxes[0], &r_relu),
         ]);
-        for (rule, (lo, hi), r) in cases {
-            let got = rule_step(&layer, shape, rule, non_negative, &x, r, (lo, hi));
+        // every case with the layer's bias in the rules' z, and without (RuleParams::bias = false)
+        let no_bias = vec![0.0; bias.len()];
+        for ((rule, (lo, hi), r), with_bias) in cases.flat_map(|c| [(c, true), (c, false)]) {
+            let got = rule_step_with_bias(&layer, shape, rule, non_negative, with_bias, &x, r, (lo, hi));
             ILL.with(|ill| ill.borrow_mut().clear());
-            let want = oracle(rule, &conns, &bias, &f(&x), &f(r), &f(lo), &f(hi));
+            let rule_bias = if with_bias { &bias } else { &no_bias };
+            let want = oracle(rule, &conns, rule_bias, &bias, &f(&x), &f(r), &f(lo), &f(hi));
             assert_eq!(got.len(), want.len(), "{} rule {rule:?}: lengths", layer.kind());
             let ill = ILL.with(|ill| ill.borrow().clone());
             let mut skip = vec![false; n];
@@ -254,7 +261,7 @@ fn check(non_negative: bool, seed: u64) {
             for (j, (g, w)) in got.iter().zip(&want).enumerate().filter(|(j, _)| !skip[*j]) {
                 assert!(
                     ((*g as f64) - w).abs() <= 1e-5 * scale.max(1.0) + 1e-5 * w.abs(),
-                    "{} rule {rule:?} non_negative={non_negative}: input {j}: engine {g}, formula {w}",
+                    "{} rule {rule:?} non_negative={non_negative} bias={with_bias}: input {j}: engine {g}, formula {w}",
                     layer.kind()
                 );
             }

@@ -61,14 +61,16 @@ impl Preset {
 }
 
 /// A rule for each layer of a model (`None` for layers that take no rule: activations, max-pooling,
-/// flatten).
+/// flatten), and whether the rules count the layers' biases in `z` ([`RuleParams::bias`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Composite {
     rules: Vec<Option<Rule>>,
+    bias: bool,
 }
 
 impl Composite {
-    /// A preset for `model`, with rule parameters from `p` (`lrp-alpha1-beta0`, `lrp-zplus` ignore alpha/beta).
+    /// A preset for `model`, with rule parameters from `p` (`lrp-alpha1-beta0`, `lrp-zplus` ignore alpha/beta;
+    /// `p.bias` applies to every rule).
     pub fn preset(preset: Preset, model: &Model, p: &RuleParams) -> Result<Composite> {
         let eps = Rule::Epsilon { epsilon: p.epsilon };
         let gamma = Rule::Gamma { gamma: p.gamma };
@@ -101,13 +103,14 @@ impl Composite {
                 _ => None,
             })
             .collect();
-        let c = Composite { rules };
+        let c = Composite { rules, bias: p.bias };
         c.validate(model)?;
         Ok(c)
     }
 
     /// A composite from a list of rules, one per dense/convolution layer in order, or one per linear
-    /// layer including sum/average pooling. Pools not covered by the list take LRP-0.
+    /// layer including sum/average pooling. Pools not covered by the list take LRP-0. The biases count
+    /// (see [`Composite::with_bias`]).
     pub fn from_list(model: &Model, list: &[Rule]) -> Result<Composite> {
         let weighted = model.layers().iter().filter(|l| l.is_weighted()).count();
         let linear = model.layers().iter().filter(|l| l.is_linear()).count();
@@ -134,9 +137,21 @@ impl Composite {
                 _ => None,
             })
             .collect();
-        let c = Composite { rules };
+        let c = Composite { rules, bias: true };
         c.validate(model)?;
         Ok(c)
+    }
+
+    /// The same rules with the layers' biases in `z` (`true`) or left out of it (`false`, Zennit's
+    /// `zero_params=['bias']`), see [`RuleParams::bias`].
+    pub fn with_bias(mut self, bias: bool) -> Composite {
+        self.bias = bias;
+        self
+    }
+
+    /// True if the rules count the layers' biases in `z` (the default).
+    pub fn bias(&self) -> bool {
+        self.bias
     }
 
     /// Sets the rule of layer `i` (a dense, convolution or sum/average pooling layer).

@@ -106,6 +106,9 @@ pub struct Summary<'a> {
     /// LRP: the rule of every layer (null where a layer takes none), when asked for ([`Summary::with_rules`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rules: Option<Vec<Option<String>>>,
+    /// LRP, with the rules: whether they count the layers' biases in `z` ([`crate::RuleParams::bias`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bias: Option<bool>,
     /// Simple Taylor: the logit at the root point.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub root_value: Option<f32>,
@@ -127,13 +130,19 @@ impl<'a> Summary<'a> {
             shape: [s.c, s.h, s.w],
             layers: &e.layers,
             rules: None,
+            bias: None,
             root_value: e.root_value,
         }
     }
 
-    /// With the rule of every layer of `method`'s composite (LRP, also inside a wrapper).
+    /// With the rule of every layer of `method`'s composite (LRP, also inside a wrapper) and whether
+    /// they count the biases.
     pub fn with_rules(mut self, method: &Method) -> Summary<'a> {
         self.rules = rule_names(method);
+        self.bias = match method.innermost() {
+            Method::Lrp(c) => Some(c.bias()),
+            _ => None,
+        };
         self
     }
 }

@@ -130,11 +130,18 @@ pub struct RuleParams {
     pub gamma: f32,
     pub alpha: f32,
     pub beta: f32,
+    /// `true` (the default, lrp-conventions.md's "absorb"): a layer's bias is part of `z` in every LRP
+    /// rule (in `rho(b)`), so it absorbs its share `R_k b_k / z_k`. `false`: every rule leaves the biases
+    /// of dense and convolution layers out of `z` (Zennit's `zero_params=['bias']`), and LRP-0, z+ and
+    /// the other rules conserve relevance through them (up to the stabilizer). Rules that have no bias
+    /// (z^B, w^2, flat, the pools' LRP-0) are the same either way; LRP-gamma's choice of branch still
+    /// follows the sign of the layer's real output, as in Zennit.
+    pub bias: bool,
 }
 
 impl Default for RuleParams {
     fn default() -> Self {
-        RuleParams { epsilon: 0.1, gamma: 0.25, alpha: 2.0, beta: 1.0 }
+        RuleParams { epsilon: 0.1, gamma: 0.25, alpha: 2.0, beta: 1.0, bias: true }
     }
 }
 
@@ -301,6 +308,17 @@ impl PreparedRule {
         }
         p
     }
+
+    /// [`PreparedRule::new`] for a layer whose bias every rule leaves out of `z` (Zennit's
+    /// `zero_params=['bias']`, [`RuleParams::bias`] false): no branch is the layer itself any more, so
+    /// LRP-0 and LRP-eps compute their `z` without the bias instead of taking the forward pass's.
+    pub fn without_bias(rule: Rule, w: &[f32], non_negative: bool) -> PreparedRule {
+        let mut p = PreparedRule::new(rule, w, None, non_negative);
+        for branch in p.branches.iter_mut().chain(p.signed.iter_mut().flatten()) {
+            branch.unmodified = false;
+        }
+        p
+    }
 }
 
 #[cfg(test)]
@@ -323,6 +341,22 @@ mod tests {
         assert!(Rule::AlphaBeta { alpha: 0.5, beta: -0.5 }.validate().is_err());
         assert!(Rule::AlphaBeta { alpha: 2.0, beta: 1.0 }.validate().is_ok());
         assert!(Rule::AlphaBeta { alpha: 1.5, beta: 0.5 }.validate().is_ok());
+    }
+
+    #[test]
+    fn bias_is_counted_unless_switched_off() {
+        // the page sends its parameters without `bias`: today's numbers
+        let p: RuleParams = serde_json::from_str(r#"{"epsilon": 0.2}"#).unwrap();
+        assert_eq!(p, RuleParams { epsilon: 0.2, ..RuleParams::default() });
+        assert!(RuleParams::default().bias && p.bias);
+        let p: RuleParams = serde_json::from_str(r#"{"bias": false}"#).unwrap();
+        assert!(!p.bias);
+        // flattened into the method parameters, as a request carries them
+        let p: crate::Params = serde_json::from_str(r#"{"steps": 4}"#).unwrap();
+        assert!(p.rules.bias);
+        let p: crate::Params = serde_json::from_str(r#"{"bias": false, "epsilon": 0.3}"#).unwrap();
+        assert!(!p.rules.bias && p.rules.epsilon == 0.3);
+        assert!(serde_json::from_str::<crate::Params>(r#"{"bias": 0}"#).is_err(), "a boolean, not a number");
     }
 
     #[test]

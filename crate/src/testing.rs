@@ -167,6 +167,23 @@ pub fn rule_step(
     r_out: &[f32],
     bounds: (&[f32], &[f32]),
 ) -> Vec<f32> {
+    rule_step_with_bias(layer, shape, rule, non_negative, true, x, r_out, bounds)
+}
+
+/// [`rule_step`] with the rule counting the layer's bias in `z` or not ([`crate::RuleParams::bias`]);
+/// the layer's output (the forward pass's `z`) always has its bias.
+#[doc(hidden)]
+#[allow(clippy::too_many_arguments)]
+pub fn rule_step_with_bias(
+    layer: &Layer,
+    shape: crate::model::Shape,
+    rule: crate::Rule,
+    non_negative: bool,
+    bias: bool,
+    x: &[f32],
+    r_out: &[f32],
+    bounds: (&[f32], &[f32]),
+) -> Vec<f32> {
     use crate::attribution::Scratch;
     use crate::rules::PreparedRule;
     let op = layer.linear_op(shape).expect("a linear layer that fits the shape");
@@ -175,7 +192,11 @@ pub fn rule_step(
         (None, Some(f)) => (vec![f], None),
         _ => panic!("{} is not a linear layer", layer.kind()),
     };
-    let prep = PreparedRule::new(rule, &w, b.as_deref(), non_negative).for_op(&op);
+    let prep = match &b {
+        Some(_) if !bias => PreparedRule::without_bias(rule, &w, non_negative),
+        _ => PreparedRule::new(rule, &w, b.as_deref(), non_negative),
+    }
+    .for_op(&op);
     let n = x.len().max(r_out.len());
     let mut sc = Scratch {
         z: vec![0.0; n],

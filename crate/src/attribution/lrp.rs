@@ -24,7 +24,8 @@ impl Explainer {
             .map(|i| {
                 let rule = composite.rule(i)?;
                 let p = match model.weights(i) {
-                    Some((w, b)) => PreparedRule::new(rule, w, Some(b), nonneg[i]),
+                    Some((w, b)) if composite.bias() => PreparedRule::new(rule, w, Some(b), nonneg[i]),
+                    Some((w, _)) => PreparedRule::without_bias(rule, w, nonneg[i]),
                     None => PreparedRule::new(rule, &[model.pool_factor(i)?], None, nonneg[i]),
                 };
                 Some(p.for_op(model.op(i)?))

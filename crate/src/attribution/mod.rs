@@ -87,10 +87,11 @@ impl Method {
         }
     }
 
-    /// LRP with one rule per dense/conv layer given as text, e.g. `zb,gamma,eps,0` (see [`Rule::parse`]).
+    /// LRP with one rule per dense/conv layer given as text, e.g. `zb,gamma,eps,0` (see [`Rule::parse`]);
+    /// `p.rules.bias` applies to every rule.
     pub fn from_rule_list(list: &str, model: &Model, p: &Params) -> Result<Method> {
         let rules = list.split(',').map(|r| Rule::parse(r, &p.rules)).collect::<Result<Vec<_>>>()?;
-        Ok(Method::Lrp(Composite::from_list(model, &rules)?))
+        Ok(Method::Lrp(Composite::from_list(model, &rules)?.with_bias(p.rules.bias)))
     }
 
     pub fn validate(&self, model: &Model) -> Result<()> {

@@ -21,7 +21,8 @@ pub enum Family {
 
 /// A parameter of [`Params`]: its default, the range a slider offers (validation is the method's:
 /// any epsilon or gamma >= 0, alpha - beta = 1, 1 to 4096 steps or samples), and whether the slider
-/// moves on a log scale.
+/// moves on a log scale. A `boolean` parameter is a switch: 1 (true) or 0 (false), sent as a JSON
+/// boolean.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct ParamSpec {
     pub name: &'static str,
@@ -30,6 +31,7 @@ pub struct ParamSpec {
     pub max: f64,
     pub log: bool,
     pub integer: bool,
+    pub boolean: bool,
     pub description: &'static str,
 }
 
@@ -82,7 +84,7 @@ fn d() -> Params {
 }
 
 /// Every parameter any method reads; defaults are [`Params::default`]'s.
-pub fn params() -> [ParamSpec; 8] {
+pub fn params() -> [ParamSpec; 9] {
     let p = d();
     let r = p.rules;
     [
@@ -93,6 +95,7 @@ pub fn params() -> [ParamSpec; 8] {
             max: 10.0,
             log: true,
             integer: false,
+            boolean: false,
             description: "LRP-eps stabilizer: absorbs weak or contradictory relevance",
         },
         ParamSpec {
@@ -102,6 +105,7 @@ pub fn params() -> [ParamSpec; 8] {
             max: 10.0,
             log: true,
             integer: false,
+            boolean: false,
             description: "LRP-gamma: weight of the positive contributions added",
         },
         ParamSpec {
@@ -111,6 +115,7 @@ pub fn params() -> [ParamSpec; 8] {
             max: 4.0,
             log: false,
             integer: false,
+            boolean: false,
             description: "alpha-beta: weight of the positive contributions (alpha - beta = 1)",
         },
         ParamSpec {
@@ -120,7 +125,18 @@ pub fn params() -> [ParamSpec; 8] {
             max: 3.0,
             log: false,
             integer: false,
+            boolean: false,
             description: "alpha-beta: weight of the negative contributions",
+        },
+        ParamSpec {
+            name: "bias",
+            default: if r.bias { 1.0 } else { 0.0 },
+            min: 0.0,
+            max: 1.0,
+            log: false,
+            integer: true,
+            boolean: true,
+            description: "LRP: count each layer's bias in z (true, the default: biases absorb relevance) or leave it out of every rule (false, Zennit's zero_params=['bias']: relevance is conserved through dense and conv layers)",
         },
         ParamSpec {
             name: "steps",
@@ -129,6 +145,7 @@ pub fn params() -> [ParamSpec; 8] {
             max: 128.0,
             log: false,
             integer: true,
+            boolean: false,
             description: "Integrated Gradients: Riemann steps from the blank canvas",
         },
         ParamSpec {
@@ -138,6 +155,7 @@ pub fn params() -> [ParamSpec; 8] {
             max: 64.0,
             log: false,
             integer: true,
+            boolean: false,
             description: "SmoothGrad: noisy samples averaged",
         },
         ParamSpec {
@@ -147,6 +165,7 @@ pub fn params() -> [ParamSpec; 8] {
             max: 0.5,
             log: false,
             integer: false,
+            boolean: false,
             description: "SmoothGrad: noise standard deviation, a fraction of the pixel range",
         },
         ParamSpec {
@@ -156,6 +175,7 @@ pub fn params() -> [ParamSpec; 8] {
             max: u32::MAX as f64,
             log: false,
             integer: true,
+            boolean: false,
             description: "SmoothGrad: seed of the noise",
         },
     ]
@@ -240,7 +260,7 @@ pub const METHODS: [MethodSpec; 17] = [
     MethodSpec {
         name: "lrp-0",
         family: Family::Lrp,
-        params: &[],
+        params: &["bias"],
         compare: true,
         wrapper: false,
         description: "LRP-0 on every layer: relevance in proportion to each contribution",
@@ -250,7 +270,7 @@ pub const METHODS: [MethodSpec; 17] = [
     MethodSpec {
         name: "lrp-eps",
         family: Family::Lrp,
-        params: &["epsilon"],
+        params: &["epsilon", "bias"],
         compare: true,
         wrapper: false,
         description: "LRP-eps on every layer: weak and contradictory contributions absorbed",
@@ -260,7 +280,7 @@ pub const METHODS: [MethodSpec; 17] = [
     MethodSpec {
         name: "lrp-gamma",
         family: Family::Lrp,
-        params: &["gamma"],
+        params: &["gamma", "bias"],
         compare: true,
         wrapper: false,
         description: "LRP-gamma on every layer: positive contributions favoured",
@@ -270,7 +290,7 @@ pub const METHODS: [MethodSpec; 17] = [
     MethodSpec {
         name: "lrp-alpha1-beta0",
         family: Family::Lrp,
-        params: &[],
+        params: &["bias"],
         compare: false,
         wrapper: false,
         description: "alpha 1, beta 0 on every layer: positive contributions only",
@@ -280,7 +300,7 @@ pub const METHODS: [MethodSpec; 17] = [
     MethodSpec {
         name: "lrp-alpha2-beta1",
         family: Family::Lrp,
-        params: &["alpha", "beta"],
+        params: &["alpha", "beta", "bias"],
         compare: true,
         wrapper: false,
         description: "alpha-beta on every layer: positive and negative contributions weighted separately",
@@ -290,7 +310,7 @@ pub const METHODS: [MethodSpec; 17] = [
     MethodSpec {
         name: "lrp-zplus",
         family: Family::Lrp,
-        params: &[],
+        params: &["bias"],
         compare: false,
         wrapper: false,
         description: "z+ on every layer (the deep Taylor rule for ReLU layers)",
@@ -300,7 +320,7 @@ pub const METHODS: [MethodSpec; 17] = [
     MethodSpec {
         name: "deep-taylor",
         family: Family::Lrp,
-        params: &[],
+        params: &["bias"],
         compare: true,
         wrapper: false,
         description: "deep Taylor decomposition: z^B at the input, z+ above",
@@ -310,7 +330,7 @@ pub const METHODS: [MethodSpec; 17] = [
     MethodSpec {
         name: "epsilon-plus",
         family: Family::Lrp,
-        params: &["epsilon"],
+        params: &["epsilon", "bias"],
         compare: true,
         wrapper: false,
         description: "z+ on convolutions, LRP-eps on dense layers (Zennit's EpsilonPlus)",
@@ -320,7 +340,7 @@ pub const METHODS: [MethodSpec; 17] = [
     MethodSpec {
         name: "epsilon-gamma-box",
         family: Family::Lrp,
-        params: &["epsilon", "gamma"],
+        params: &["epsilon", "gamma", "bias"],
         compare: true,
         wrapper: false,
         description: "z^B at the input, LRP-gamma on convolutions, LRP-eps on dense layers (the recommended composite)",
@@ -330,7 +350,7 @@ pub const METHODS: [MethodSpec; 17] = [
     MethodSpec {
         name: "epsilon-alpha2-beta1",
         family: Family::Lrp,
-        params: &["epsilon", "alpha", "beta"],
+        params: &["epsilon", "alpha", "beta", "bias"],
         compare: true,
         wrapper: false,
         description: "alpha-beta on convolutions, LRP-eps on dense layers (Zennit's EpsilonAlpha2Beta1)",
@@ -340,7 +360,7 @@ pub const METHODS: [MethodSpec; 17] = [
     MethodSpec {
         name: "epsilon-plus-flat",
         family: Family::Lrp,
-        params: &["epsilon"],
+        params: &["epsilon", "bias"],
         compare: true,
         wrapper: false,
         description: "flat at the input, z+ on convolutions, LRP-eps on dense layers (Zennit's EpsilonPlusFlat)",
@@ -363,7 +383,7 @@ pub fn names() -> impl Iterator<Item = &'static str> {
 #[derive(Serialize)]
 pub struct Registry {
     pub methods: &'static [MethodSpec],
-    pub params: [ParamSpec; 8],
+    pub params: [ParamSpec; 9],
 }
 
 pub fn registry() -> Registry {
@@ -397,6 +417,28 @@ mod tests {
             let model = crate::testing::tiny_cnn(1, true);
             assert_eq!(row.build(&model, &Params::default()).unwrap(), Method::Lrp(Composite::preset(p, &model, &Params::default().rules).unwrap()));
         }
+    }
+
+    #[test]
+    fn bias_is_a_switch_that_every_lrp_method_reads() {
+        let spec = params().into_iter().find(|p| p.name == "bias").unwrap();
+        assert!(spec.boolean && spec.integer && (spec.default, spec.min, spec.max) == (1.0, 0.0, 1.0));
+        assert_eq!(params().iter().filter(|p| p.boolean).count(), 1);
+        let model = crate::testing::tiny_cnn(1, true);
+        let off = Params { rules: crate::RuleParams { bias: false, ..crate::RuleParams::default() }, ..Params::default() };
+        for m in &METHODS {
+            assert_eq!(m.params.contains(&"bias"), m.family == Family::Lrp, "{}", m.name);
+            for (p, bias) in [(Params::default(), true), (off, false)] {
+                if let Method::Lrp(c) = m.build(&model, &p).unwrap() {
+                    assert_eq!(c.bias(), bias, "{}", m.name);
+                }
+            }
+        }
+        // a wrapper's LRP base and a rule list take it too
+        let Method::SmoothGrad { base, .. } = Method::from_name("smoothgrad:epsilon-plus", &model, &off).unwrap() else { panic!() };
+        assert!(matches!(*base, Method::Lrp(ref c) if !c.bias()));
+        let Method::Lrp(c) = Method::from_rule_list("zb,gamma,eps,0", &model, &off).unwrap() else { panic!() };
+        assert!(!c.bias());
     }
 
     #[test]

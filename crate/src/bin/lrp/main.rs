@@ -135,6 +135,10 @@ enum Cmd {
         alpha: f32,
         #[arg(long, default_value_t = Params::default().rules.beta, allow_negative_numbers = true)]
         beta: f32,
+        /// LRP: leave every layer's bias out of the rules' z (Zennit's zero_params=['bias']), so that
+        /// relevance is conserved through dense and conv layers instead of absorbed by their biases
+        #[arg(long)]
+        no_bias: bool,
         /// Integrated Gradients steps
         #[arg(long, default_value_t = Params::default().steps)]
         steps: usize,
@@ -380,6 +384,7 @@ fn run(cli: Cli) -> lrp::Result<()> {
             gamma,
             alpha,
             beta,
+            no_bias,
             steps,
             samples,
             sigma,
@@ -394,7 +399,7 @@ fn run(cli: Cli) -> lrp::Result<()> {
         } => {
             let model = io.model.load()?;
             let (pixels, n, batch) = read_input(&io.input, &model, io.crop)?;
-            let params = Params { rules: RuleParams { epsilon, gamma, alpha, beta }, steps, samples, sigma, seed };
+            let params = Params { rules: RuleParams { epsilon, gamma, alpha, beta, bias: !no_bias }, steps, samples, sigma, seed };
             let m = match &rules {
                 Some(list) => Method::from_rule_list(list, &model, &params)?,
                 None => Method::from_name(&method, &model, &params)?,
