@@ -67,7 +67,8 @@ test-e2e: site cli
 	cd tests/e2e && npm test
 
 # Benchmarks print tables (not tests): native per digit, wasm in Chromium with the ratio, the page's
-# update time, memory, and Zennit as the reference (skipped when torch is missing).
+# update time, memory, and Zennit as the reference (skipped when torch is missing); then the photo model:
+# native, in the page, and ONNX Runtime, torch and Zennit as references.
 bench: cli web
 	@scripts/ensure-tools.sh browser node
 	cargo build --quiet --release --features cli,testing
@@ -75,6 +76,9 @@ bench: cli web
 	$(LRP) bench --models models/cnn.safetensors models/mlp.safetensors target/bench/lenet5-toolbox.safetensors target/bench/odd.safetensors --json target/bench/native.json
 	node tests/e2e/bench.mjs
 	python3 tests/reference/zennit_bench.py
+	$(LRP) bench-photo --json target/bench/photo-native.json
+	node tests/e2e/bench-photos.mjs
+	python3 tests/reference/photo_bench.py
 
 # criterion's statistics for the engine (forward and explain per model and method)
 bench-criterion:

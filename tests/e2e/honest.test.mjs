@@ -208,7 +208,7 @@ test('plots are drawn at the screen density with axes; softmax and logit maps sh
   assert.ok(axes.yTicks.length >= 2 && axes.yTicks.every((t) => /^-?\d+\.\d\d$/.test(t) && t !== '-0.00'), axes.yTicks.join(' '));
   assert.doesNotMatch(await page.textContent('body'), /-0\.000/, 'no -0.000 with the panels open');
   // the panels follow a visitor's questions: the layer view before the comparisons
-  const order = await page.$$eval('section.card.wide h2', (h) => h.map((x) => x.id));
+  const order = await page.$$eval('#digits-view section.card.wide h2', (h) => h.map((x) => x.id));
   assert.deepEqual(order, ['all-title', 'layers-title', 'rules-title', 'compare-title', 'equiv-title']);
   await page.waitForFunction(() => document.querySelector('#eq-softmax').dataset.scale);
   assert.equal(await page.getAttribute('#eq-softmax', 'data-scale'), await page.getAttribute('#eq-logit', 'data-scale'));

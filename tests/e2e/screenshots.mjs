@@ -1,5 +1,6 @@
 // Screenshots of the page at the four sizes the page must work at (a phone with touch, a projector, a
-// laptop, a desktop): on load, and after one stroke-drawn digit. Not a test: it writes PNGs.
+// laptop, a desktop): on load, and after one stroke-drawn digit; and the Photos view at each size (the
+// cat explained; at the desktop size also with the layer view, the whole page). Not a test: it writes PNGs.
 //   node tests/e2e/screenshots.mjs [ROOT] [OUT_PREFIX]      (default: www/, docs/screenshots/after)
 import path from 'node:path';
 import { mkdirSync } from 'node:fs';
@@ -25,6 +26,15 @@ try {
     await drawDigit(page, 7);
     await page.waitForTimeout(200);
     await page.screenshot({ path: `${prefix}-${size.name}-drawn.png` });
+    await page.goto(`${server.url}?view=photos`);
+    await page.waitForFunction(() => document.querySelector('#photo-top').dataset.top1, null, { timeout: 60000 });
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: path.join(path.dirname(prefix), `photos-${size.name}.png`) });
+    if (size.name.startsWith('desktop')) {
+      await page.check('#photo-show-layers');
+      await page.waitForTimeout(300);
+      await page.screenshot({ path: path.join(path.dirname(prefix), `photos-${size.name}-layers.png`), fullPage: true });
+    }
     await context.close();
   }
 } finally {

@@ -178,7 +178,6 @@ export class PhotoView {
       }
       el.addEventListener('input', () => { this.showParams(); this.schedule(); });
     }
-    $('p-bias').hidden = !table.params.some((q) => q.name === 'bias');
     $('p-bias-box').addEventListener('change', (e) => { this.bias = !e.target.checked; this.schedule(); });
     const samples = $('photo-samples');
     for (const s of SAMPLES) {
@@ -229,7 +228,7 @@ export class PhotoView {
     const p = this.params();
     const fmt = { epsilon: p.epsilon.toPrecision(2), gamma: p.gamma.toPrecision(2), alpha: `${p.alpha} (β = ${p.beta})`, steps: p.steps, samples: p.samples, sigma: p.sigma.toFixed(2) };
     for (const [k, v] of Object.entries(fmt)) $(`p-${k}-val`).textContent = String(v);
-    $('p-bias').hidden = !used.includes('epsilon') && !used.includes('gamma') && !used.includes('alpha') || !table.params.some((q) => q.name === 'bias');
+    $('p-bias').hidden = !used.includes('bias');
   }
 
   params() {
