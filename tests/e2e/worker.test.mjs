@@ -21,6 +21,17 @@ async function heavyDrawing(page) {
   return moves;
 }
 
+async function settledPixels(page) {
+  let last = await heatmapPixels(page);
+  for (let i = 0; i < 30; i++) {
+    await page.waitForTimeout(700);
+    const now = await heatmapPixels(page);
+    if (now.every((v, k) => v === last[k])) return now;
+    last = now;
+  }
+  return last;
+}
+
 test('heavy settings run in the worker, drop stale requests, and give the main thread\'s numbers', async () => {
   const a = await openPage(S.browser, S.server.url);
   const moves = await heavyDrawing(a.page);
@@ -28,7 +39,8 @@ test('heavy settings run in the worker, drop stale requests, and give the main t
   const posted = Number(await a.page.getAttribute('#heatmap', 'data-posted'));
   assert.ok(posted >= 1 && posted < moves / 2, `${posted} requests for ${moves} pointer moves`);
   assert.equal(await a.page.$$eval('#all-classes canvas', (c) => c.length), 10);
-  const viaWorker = await heatmapPixels(a.page);
+  // the last request may still be in flight when the caption first says IG: wait until the heatmap holds still
+  const viaWorker = await settledPixels(a.page);
   // the same drawing and settings on the main thread, through the share link (drawing it again could
   // differ: a busy main thread coalesces pointer moves)
   await a.page.click('#share');

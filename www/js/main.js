@@ -10,7 +10,6 @@ import { ComparePanel } from './compare.js';
 import { EquivalencePanel } from './equivalences.js';
 import { Exports } from './exports.js';
 import { tour, toured } from './tour.js';
-import { PhotoView } from './photos.js';
 
 const $ = (id) => document.getElementById(id);
 const { settings } = S;
@@ -492,8 +491,8 @@ function wire() {
   });
 }
 
-// Digits or Photos: one view at a time; `?view=photos` opens the Photos view (its model is fetched the
-// first time it opens).
+// Digits or Photos: one view at a time; `?view=photos` opens the Photos view (its code and its model are
+// fetched the first time it opens, so that the digits' first load stays small).
 let photoView = null;
 function showView(name, push = true) {
   const photos = name === 'photos';
@@ -512,8 +511,8 @@ function showView(name, push = true) {
     history.replaceState(null, '', u);
   }
   if (photos) {
-    photoView ??= new PhotoView({ showError });
-    photoView.open().catch(() => { /* shown by the view */ });
+    photoView ??= import('./photos.js').then(({ PhotoView }) => new PhotoView({ showError }));
+    photoView.then((v) => v.open()).catch((e) => showError(`The Photos view did not load: ${e.message}`));
   }
 }
 

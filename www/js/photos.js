@@ -136,10 +136,11 @@ export class PhotoView {
 
   // Builds the controls once; fetches the model when the view is first opened.
   open() {
-    if (!this.ready) {
+    if (!this.built) {
       this.build();
-      this.ready = this.start();
+      this.built = true;
     }
+    this.ready ??= this.start();
     return this.ready;
   }
 
@@ -156,7 +157,9 @@ export class PhotoView {
     } catch (e) {
       this.status('');
       this.showError(`The photo model did not load: ${e.message}`);
-      throw e;
+      this.worker.worker.terminate();
+      this.ready = null; // opening the view again tries again
+      return;
     }
     this.status('');
     await this.loadUrl(`data/photos/${SAMPLES[0].file}`, SAMPLES[0].label);
