@@ -41,7 +41,7 @@ web:
 SITE ?= target/site
 site: web
 	@rm -rf $(SITE) && mkdir -p $(SITE)
-	@cp -r www/index.html www/style.css www/sw.js www/js www/data www/models www/pkg www/pkg-onnx $(SITE)/
+	@cp -r www/index.html www/style.css www/photos.css www/sw.js www/js www/data www/models www/pkg www/pkg-onnx $(SITE)/
 	@find $(SITE) -name .gitignore -delete
 	@echo "$(SITE): $$(find $(SITE) -type f | wc -l) files, $$(du -sh $(SITE) | cut -f1); copy it to any static host"
 

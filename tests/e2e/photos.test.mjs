@@ -37,7 +37,7 @@ async function heatSpread(page) {
 
 async function openPhotos(url = S.server.url) {
   const ctx = await openPage(S.browser, `${url}?view=photos`, { viewport: { width: 1440, height: 1000 } });
-  await ctx.page.waitForFunction(() => document.querySelector('#photo-top').dataset.top1, null, { timeout: 60000 });
+  await ctx.page.waitForFunction(() => document.querySelector('#photo-top')?.dataset.top1, null, { timeout: 60000 });
   return ctx;
 }
 

