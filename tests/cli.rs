@@ -38,7 +38,8 @@ fn json(out: &std::process::Output) -> serde_json::Value {
 #[test]
 fn explain_works_for_every_method_name() {
     let (model, input) = setup("t1");
-    for name in lrp::registry::names() {
+    // every method the CNN runs (all but lrp-lstm, which `lstm_models_explain_with_arras_rules` runs)
+    for name in lrp::registry::available(&tiny_cnn(3, true)) {
         let out = lrp()
             .args(["explain", "--model"])
             .arg(&model)
@@ -230,6 +231,53 @@ fn methods_lists_the_registry_and_explain_refuses_other_names() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("lrp-7") && err.contains("epsilon-plus"), "{err}");
+}
+
+#[test]
+fn lstm_models_explain_with_arras_rules() {
+    let model = tmp("lstm.safetensors");
+    std::fs::write(&model, lrp::testing::lstm_model(2, 28, 28, 8, true, 10, true, 0.8).to_safetensors().unwrap()).unwrap();
+    let input = tmp("lstm-digit.npy");
+    write_npy(&input, &[28, 28], random_pixels(5));
+    let out = tmp("lstm-r.npy");
+    let run = |extra: &[&str]| {
+        json(&lrp().args(["explain", "--model"]).arg(&model).arg("--input").arg(&input).args(["--method", "lrp-lstm"]).args(extra).output().unwrap())
+    };
+    let absorbing = run(&[]);
+    // the command: the heatmap as .npy, with and without the bias factor
+    for extra in [&[][..], &["--bias-factor", "1"]] {
+        let status = lrp()
+            .args(["explain", "--model"])
+            .arg(&model)
+            .args(["--method", "lrp-lstm", "--input"])
+            .arg(&input)
+            .arg("--out")
+            .arg(&out)
+            .args(extra)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let r: ndarray::ArrayD<f32> = ndarray_npy::read_npy(&out).unwrap();
+        assert_eq!(r.shape(), [28, 28]);
+        let want = run(extra)["sum"].as_f64().unwrap();
+        assert!((r.sum() as f64 - want).abs() < 1e-4, "{extra:?}: {} vs {want}", r.sum());
+    }
+    assert_eq!(absorbing["lstm"]["initial_state"], serde_json::json!([0.0, 0.0]), "bias factor 0: the initial states get nothing");
+    assert_eq!(absorbing["lstm"]["rows"].as_array().unwrap().len(), 2);
+    // lrp-lstm's own epsilon (0.001) is the default
+    assert_eq!(run(&["--epsilon", "0.001"])["sum"], absorbing["sum"]);
+    assert_ne!(run(&["--epsilon", "0.1"])["sum"], absorbing["sum"]);
+    // bias factor 1: the pixels and the initial states add up to the logit
+    let v = run(&["--bias-factor", "1"]);
+    let init: f64 = v["lstm"]["initial_state"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).sum();
+    let (sum, explained) = (v["sum"].as_f64().unwrap(), v["explained"].as_f64().unwrap());
+    assert!((sum + init - explained).abs() <= 1e-5 * explained.abs().max(1e-3), "{sum} + {init} vs {explained}");
+    assert!(init != 0.0);
+    // a preset for convolutions is refused with the ones that apply
+    let bad = lrp().args(["explain", "--model"]).arg(&model).arg("--input").arg(&input).args(["--method", "epsilon-plus"]).output().unwrap();
+    assert!(!bad.status.success());
+    let msg = String::from_utf8_lossy(&bad.stderr);
+    assert!(msg.contains("not defined for LSTM layers") && msg.contains("lrp-lstm"), "{msg}");
 }
 
 #[test]

@@ -142,7 +142,8 @@ fn every_method_is_finite_on_every_random_graph() {
             let model = net(seed, bias, relu6);
             let mut ex = Explainer::new(&model);
             let x = input(seed);
-            for name in lrp::registry::names() {
+            // every method but lrp-lstm (it needs an LSTM)
+            for name in lrp::registry::names().filter(|n| *n != "lrp-lstm") {
                 tried += 1;
                 let m = Method::from_name(name, &model, &Params { steps: 4, samples: 3, ..Params::default() }).unwrap();
                 built += 1;
@@ -155,7 +156,7 @@ fn every_method_is_finite_on_every_random_graph() {
         }
     }
     assert_eq!(built, tried);
-    assert_eq!(tried, SEEDS.count() * 2 * METHODS.len());
+    assert_eq!(tried, SEEDS.count() * 2 * (METHODS.len() - 1));
 }
 
 #[test]

@@ -35,6 +35,11 @@ fn arb_layer() -> impl Strategy<Value = Layer> {
         Just(Layer::GlobalAvgPool),
         Just(Layer::Add),
         Just(Layer::Concat),
+        // an LSTM over rows of 20 to 33 values (28 or 28 + padding fit the input), any weight size
+        (1usize..5, any::<bool>(), 20usize..34, -3.0f32..3.0).prop_map(|(h, bidirectional, e, v)| {
+            let dirs = 1 + bidirectional as usize;
+            Layer::Lstm(lrp::model::Lstm { input: e, hidden: h, bidirectional, weights: vec![v; dirs * 4 * h * (e + h)], biases: vec![v; dirs * 8 * h] })
+        }),
     ]
 }
 
@@ -133,9 +138,10 @@ fn arb_params() -> impl Strategy<Value = Params> {
         prop_oneof![Just(f32::NAN), -1.0f32..1.0],
         any::<u64>(),
         any::<bool>(),
+        prop_oneof![Just(f32::NAN), Just(1.0f32), -0.5f32..1.5],
     )
-        .prop_map(|(epsilon, gamma, alpha, steps, samples, sigma, seed, bias)| Params {
-            rules: RuleParams { epsilon, gamma, alpha, beta: alpha - 1.0, bias },
+        .prop_map(|(epsilon, gamma, alpha, steps, samples, sigma, seed, bias, bias_factor)| Params {
+            rules: RuleParams { epsilon, gamma, alpha, beta: alpha - 1.0, bias, bias_factor },
             steps,
             samples,
             sigma,

@@ -71,6 +71,11 @@ fn every_method_runs_and_calls_share_no_method_state() {
     let table = Engine::methods().unwrap();
     let names: Vec<String> = js_sys::Array::from(&get(&table, "methods")).iter().map(|m| get(&m, "name").as_string().unwrap()).collect();
     assert_eq!(names.len(), lrp::METHODS.len());
+    // the ones this model runs (all but lrp-lstm), as its description lists them
+    let runs: Vec<String> = js_sys::Array::from(&get(&e.model_info().unwrap(), "methods")).iter().map(|m| m.as_string().unwrap()).collect();
+    assert_eq!(runs.len(), names.len() - 1);
+    assert!(e.explain(obj(r#"{"method": "lrp-lstm"}"#)).is_err(), "lrp-lstm needs an LSTM");
+    let names = runs;
     let first = floats(&get(&e.explain(obj(r#"{"method": "gradient", "target": 2}"#)).unwrap(), "heatmap"));
     for name in names.iter().map(String::as_str).chain(["smoothgrad:epsilon-plus"]) {
         let r = e
@@ -185,4 +190,24 @@ fn an_onnx_model_loads_in_wasm_and_explains_as_the_same_safetensors_model() {
     let e = a.load_model(rgb, obj(r#"{"format": "onnx"}"#)).err().map(|e| JsValue::from(e).as_string().unwrap_or_default());
     assert!(e.is_some());
     assert_eq!(floats(&get(&a.explain(obj(req)).unwrap(), "heatmap")), floats(&get(&b.explain(obj(req)).unwrap(), "heatmap")));
+}
+
+#[wasm_bindgen_test]
+fn an_lstm_explains_with_its_rows_and_conserves_with_the_bias_factor() {
+    let mut e = Engine::new();
+    let model = lrp::testing::lstm_model(3, 28, 28, 6, true, 10, true, 0.8);
+    e.load_model(&model.to_safetensors().unwrap(), JsValue::UNDEFINED).unwrap();
+    let runs: Vec<String> = js_sys::Array::from(&get(&e.model_info().unwrap(), "methods")).iter().map(|m| m.as_string().unwrap()).collect();
+    assert!(runs.contains(&"lrp-lstm".to_string()) && !runs.contains(&"epsilon-plus".to_string()), "{runs:?}");
+    e.set_pixels(&random_pixels(2)).unwrap();
+    let r = e.explain(obj(r#"{"method": "lrp-lstm", "params": {"epsilon": 0.001, "bias_factor": 1}}"#)).unwrap();
+    let lstm = get(&r, "lstm");
+    let rows = js_sys::Array::from(&get(&lstm, "rows"));
+    assert_eq!((rows.length(), js_sys::Array::from(&rows.get(0)).length()), (2, 28));
+    let init: f64 = js_sys::Array::from(&get(&lstm, "initial_state")).iter().map(|v| v.as_f64().unwrap()).sum();
+    let (sum, explained) = (get(&r, "sum").as_f64().unwrap(), get(&r, "explained").as_f64().unwrap());
+    assert!((sum + init - explained).abs() <= 1e-5 * explained.abs().max(1e-3), "{sum} + {init} vs {explained}");
+    // a convolution preset is refused, and the engine keeps working
+    assert!(e.explain(obj(r#"{"method": "epsilon-plus"}"#)).is_err());
+    assert!(e.explain(obj(r#"{"method": "gradient"}"#)).is_ok());
 }

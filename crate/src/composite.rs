@@ -34,11 +34,14 @@ pub enum Preset {
     EpsilonAlpha2Beta1,
     EpsilonPlusFlat,
     DeepTaylor,
+    /// Arras et al. 2017 for LSTM models: epsilon on every linear step, signal-take-all on the gates,
+    /// with the bias factor.
+    LrpLstm,
 }
 
 impl Preset {
     /// Every preset with its CLI / page name.
-    pub const ALL: [(Preset, &'static str); 11] = [
+    pub const ALL: [(Preset, &'static str); 12] = [
         (Preset::Lrp0, "lrp-0"),
         (Preset::LrpEps, "lrp-eps"),
         (Preset::LrpGamma, "lrp-gamma"),
@@ -50,6 +53,7 @@ impl Preset {
         (Preset::EpsilonGammaBox, "epsilon-gamma-box"),
         (Preset::EpsilonAlpha2Beta1, "epsilon-alpha2-beta1"),
         (Preset::EpsilonPlusFlat, "epsilon-plus-flat"),
+        (Preset::LrpLstm, "lrp-lstm"),
     ];
 
     pub fn from_name(name: &str) -> Option<Preset> {
@@ -66,7 +70,11 @@ impl Preset {
 pub struct Composite {
     rules: Vec<Option<Rule>>,
     bias: bool,
+    bias_factor: f32,
 }
+
+/// The presets defined for a model with an LSTM layer (the others name convolution or input rules).
+const LSTM_PRESETS: [Preset; 3] = [Preset::Lrp0, Preset::LrpEps, Preset::LrpLstm];
 
 impl Composite {
     /// A preset for `model`, with rule parameters from `p` (`lrp-alpha1-beta0`, `lrp-zplus` ignore alpha/beta;
@@ -88,7 +96,14 @@ impl Composite {
             Preset::EpsilonAlpha2Beta1 => (None, ab, eps),
             Preset::EpsilonPlusFlat => (Some(Rule::Flat), Rule::ZPlus, eps),
             Preset::DeepTaylor => (Some(Rule::ZBox), Rule::ZPlus, Rule::ZPlus),
+            Preset::LrpLstm => (None, eps, eps),
         };
+        if model.has_lstm() && !LSTM_PRESETS.contains(&preset) {
+            return Err(invalid_param(format!("{} is not defined for LSTM layers; use lrp-lstm (Arras et al. 2017), lrp-eps or lrp-0", preset.name())));
+        }
+        if preset == Preset::LrpLstm && !model.has_lstm() {
+            return Err(invalid_param("lrp-lstm is the rule set of LSTM models (Arras et al. 2017); this model has no LSTM layer"));
+        }
         let sees_input = model.sees_input();
         let first_weighted = model.layers().iter().position(Layer::is_weighted);
         let rules = model
@@ -98,12 +113,13 @@ impl Composite {
             .map(|(i, l)| match l {
                 _ if first.is_some() && l.is_weighted() && (sees_input[i] || Some(i) == first_weighted) => first,
                 Layer::Conv2d(_) => Some(conv),
-                Layer::Dense(_) => Some(dense),
+                Layer::Dense(_) | Layer::Lstm(_) => Some(dense),
                 l if l.is_linear() => Some(Rule::Zero),
                 _ => None,
             })
             .collect();
-        let c = Composite { rules, bias: p.bias };
+        let bias_factor = if preset == Preset::LrpLstm { p.bias_factor } else { 0.0 };
+        let c = Composite { rules, bias: p.bias, bias_factor };
         c.validate(model)?;
         Ok(c)
     }
@@ -137,7 +153,7 @@ impl Composite {
                 _ => None,
             })
             .collect();
-        let c = Composite { rules, bias: true };
+        let c = Composite { rules, bias: true, bias_factor: 0.0 };
         c.validate(model)?;
         Ok(c)
     }
@@ -152,6 +168,18 @@ impl Composite {
     /// True if the rules count the layers' biases in `z` (the default).
     pub fn bias(&self) -> bool {
         self.bias
+    }
+
+    /// The same rules with Arras et al.'s bias factor (see [`RuleParams::bias_factor`]); checked by
+    /// [`Composite::validate`].
+    pub fn with_bias_factor(mut self, bias_factor: f32) -> Composite {
+        self.bias_factor = bias_factor;
+        self
+    }
+
+    /// The share of absorbed relevance dense and LSTM layers hand evenly to their inputs.
+    pub fn bias_factor(&self) -> f32 {
+        self.bias_factor
     }
 
     /// Sets the rule of layer `i` (a dense, convolution or sum/average pooling layer).
@@ -181,7 +209,25 @@ impl Composite {
             return Err(invalid_param(format!("composite has {} entries for {} layers", self.rules.len(), model.layers().len())));
         }
         let sees_input = model.sees_input();
+        let bf = self.bias_factor;
+        if !(bf.is_finite() && (0.0..=1.0).contains(&bf)) {
+            return Err(invalid_param(format!("bias_factor must be in [0, 1], got {bf}")));
+        }
         for (i, (r, l)) in self.rules.iter().zip(model.layers()).enumerate() {
+            let eps_like = matches!(r, Some(Rule::Epsilon { .. } | Rule::Zero));
+            if matches!(l, Layer::Lstm(_)) {
+                if !eps_like {
+                    return Err(invalid_param(format!("layer {i} (lstm) takes the epsilon rule (or LRP-0): the rules of Arras et al. 2017")));
+                }
+                r.expect("checked").validate()?;
+                continue;
+            }
+            if bf != 0.0 && (matches!(l, Layer::Conv2d(_)) || (matches!(l, Layer::Dense(_)) && !eps_like)) {
+                return Err(invalid_param(format!(
+                    "the bias factor is defined for dense layers with the epsilon rule and LSTM layers; layer {i} ({}) is not one",
+                    l.kind()
+                )));
+            }
             match (r, l.is_linear()) {
                 (Some(_), false) => return Err(invalid_param(format!("layer {i} ({}) takes no rule", l.kind()))),
                 (None, true) => return Err(invalid_param(format!("layer {i} ({}) needs a rule", l.kind()))),

@@ -3,7 +3,7 @@
 
 use crate::attribution::{Explanation, LayerTotal};
 use crate::composite::Composite;
-use crate::model::{InputStage, Model, Provenance, Shape, Watermark};
+use crate::model::{InputStage, LstmRelevance, Model, Provenance, Shape, Watermark};
 use crate::Method;
 use serde::Serialize;
 
@@ -32,6 +32,8 @@ pub struct ModelInfo {
     pub multiply_adds: usize,
     pub layers: Vec<LayerInfo>,
     pub parameters: usize,
+    /// The methods of the table this model can run (the LRP presets defined for its layers).
+    pub methods: Vec<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub watermark: Option<Watermark>,
     pub provenance: Provenance,
@@ -63,6 +65,7 @@ impl ModelInfo {
             multiply_adds: m.multiply_adds(),
             layers,
             parameters: m.parameters(),
+            methods: crate::attribution::registry::available(m),
             watermark: meta.watermark.clone(),
             provenance: meta.provenance.clone(),
         }
@@ -112,6 +115,9 @@ pub struct Summary<'a> {
     /// Simple Taylor: the logit at the root point.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub root_value: Option<f32>,
+    /// LRP of an LSTM model: per direction the relevance of each input row, and the initial states' share.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lstm: Option<&'a LstmRelevance>,
 }
 
 impl<'a> Summary<'a> {
@@ -132,6 +138,7 @@ impl<'a> Summary<'a> {
             rules: None,
             bias: None,
             root_value: e.root_value,
+            lstm: e.lstm.as_ref(),
         }
     }
 

@@ -137,11 +137,15 @@ pub struct RuleParams {
     /// (z^B, w^2, flat, the pools' LRP-0) are the same either way; LRP-gamma's choice of branch still
     /// follows the sign of the layer's real output, as in Zennit.
     pub bias: bool,
+    /// Arras et al.'s bias factor (dense and LSTM layers, `lrp-lstm`): the share of each linear step's
+    /// absorbed relevance (bias and stabilizer) handed evenly to the step's inputs. 0 (the default)
+    /// absorbs; 1 conserves relevance exactly.
+    pub bias_factor: f32,
 }
 
 impl Default for RuleParams {
     fn default() -> Self {
-        RuleParams { epsilon: 0.1, gamma: 0.25, alpha: 2.0, beta: 1.0, bias: true }
+        RuleParams { epsilon: 0.1, gamma: 0.25, alpha: 2.0, beta: 1.0, bias: true, bias_factor: 0.0 }
     }
 }
 

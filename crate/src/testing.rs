@@ -97,6 +97,22 @@ pub fn residual_net(seed: u64, bias: bool, relu6: bool) -> Model {
     Model::from_nodes(residual_stage(), residual_nodes(seed, bias, relu6), meta).unwrap()
 }
 
+/// A random LSTM model: an LSTM over the `steps` rows of a `1 x steps x input` input (`hidden`
+/// units, one or both directions), then a dense map to `classes` outputs. Weights uniform in
+/// ±`scale` (LSTM) and Glorot (dense); small biases, or none.
+#[allow(clippy::too_many_arguments)]
+pub fn lstm_model(seed: u64, input: usize, steps: usize, hidden: usize, bidirectional: bool, classes: usize, bias: bool, scale: f32) -> Model {
+    let mut r = Pcg64Mcg::seed_from_u64(seed);
+    let dirs = 1 + bidirectional as usize;
+    let weights = uniform(&mut r, dirs * 4 * hidden * (input + hidden), scale);
+    let biases = if bias { uniform(&mut r, dirs * 8 * hidden, 0.3) } else { vec![0.0; dirs * 8 * hidden] };
+    let lstm = Layer::Lstm(crate::model::Lstm { input, hidden, bidirectional, weights, biases });
+    let stage = InputStage { channels: 1, height: steps, width: input, scale: vec![1.0], shift: vec![0.0], pad: 0, pad_value: 0.0 };
+    let mut meta = ModelMeta::digits("lstm");
+    meta.classes = (0..classes).map(|c| c.to_string()).collect();
+    Model::new(stage, vec![lstm, dense(&mut r, dirs * hidden, classes, bias)], meta).unwrap()
+}
+
 /// 784-32-16-10 ReLU MLP.
 pub fn tiny_mlp(seed: u64, bias: bool) -> Model {
     let mut r = Pcg64Mcg::seed_from_u64(seed);

@@ -5,9 +5,9 @@
 
 use super::{Explainer, Scratch};
 use crate::composite::Composite;
-use crate::model::{LinOp, Model, Relevance, Sink};
+use crate::model::{Layer, LinOp, LstmRelevance, LstmRule, Model, Relevance, Sink};
 use crate::ops;
-use crate::rules::{InputMod, PreparedRule, Term};
+use crate::rules::{InputMod, PreparedRule, Rule, Term, STABILIZER};
 
 impl Explainer {
     /// Binds the composite's rules to the model's weights (cached until the model or composite changes).
@@ -38,7 +38,7 @@ impl Explainer {
     pub(super) fn lrp(&mut self, model: &Model) {
         let n = model.layers().len();
         self.rel[n].copy_from_slice(&self.start);
-        let rules = &self.prepared.as_ref().expect("prepare() runs before lrp()").3;
+        let (_, composite, _, rules) = self.prepared.as_ref().expect("prepare() runs before lrp()");
         let chain = model.is_chain();
         for k in (0..n).rev() {
             let (lo, hi) = self.rel.split_at_mut(k + 1);
@@ -49,8 +49,21 @@ impl Explainer {
                     Sink::Write => &mut lo[v][..],
                     Sink::Add => &mut self.contrib[..lo[v].len()],
                 };
-                let step = Step { model, k, j, acts: &self.acts, col: &self.cols[k], bounds: (&self.lo, &self.hi) };
-                step.run(rules[k].as_ref(), r_out, dst, &mut self.scratch);
+                // an LSTM's rule: the epsilon of its steps (LRP-0: the default stabilizer) and the bias factor
+                let lstm = composite.rule(k).map(|r| LstmRule {
+                    eps: if let Rule::Epsilon { epsilon } = r { epsilon } else { STABILIZER },
+                    bias_factor: composite.bias_factor(),
+                    bias: composite.bias(),
+                });
+                let step = Step { model, k, j, acts: &self.acts, col: &self.cols[k], bounds: (&self.lo, &self.hi), lstm };
+                step.run(rules[k].as_ref(), r_out, dst, &mut self.scratch, &mut self.lstm);
+                if composite.bias_factor() != 0.0 && matches!(model.layers()[k], Layer::Dense(_)) {
+                    // Arras et al.'s bias factor on the epsilon rule: each output's absorbed share
+                    // (b_k + eps sign(z_k)) R_k / z_k goes evenly to every input, so the inputs share
+                    // bias_factor times all that was absorbed
+                    let share = composite.bias_factor() * (ops::sum(r_out) - ops::sum(dst)) / dst.len() as f32;
+                    dst.iter_mut().for_each(|v| *v += share);
+                }
                 if !chain {
                     passed += ops::sum(dst);
                 }
@@ -71,16 +84,22 @@ struct Step<'a> {
     acts: &'a [Vec<f32>],
     col: &'a [f32],
     bounds: (&'a [f32], &'a [f32]),
+    lstm: Option<LstmRule>,
 }
 
 impl Step<'_> {
-    fn run(&self, rule: Option<&PreparedRule>, r_out: &[f32], r_in: &mut [f32], scratch: &mut Scratch) {
+    fn run(&self, rule: Option<&PreparedRule>, r_out: &[f32], r_in: &mut [f32], scratch: &mut Scratch, report: &mut LstmRelevance) {
         let (m, k, j) = (self.model, self.k, self.j);
         let y = &self.acts[k + 1];
         match m.layers()[k].relevance() {
             Relevance::Identity => r_in.copy_from_slice(r_out),
             Relevance::Gradient => m.backward_layer(k, j, self.acts, y, r_out, &mut scratch.col, r_in),
             Relevance::Proportional => m.add_relevance(k, j, self.acts, y, r_out, r_in),
+            Relevance::Recurrent => {
+                if let (Layer::Lstm(l), Some(r)) = (&m.layers()[k], self.lstm) {
+                    l.lrp(&self.acts[m.inputs(k)[0]], self.col, r, r_out, r_in, &mut scratch.col, report);
+                }
+            }
             Relevance::Rule => {
                 let op = m.op(k).expect("linear layer");
                 let rule = rule.expect("validated composite covers every linear layer");

@@ -17,7 +17,7 @@ mod taylor;
 
 use crate::composite::Composite;
 use crate::error::{invalid_param, LrpError, Result};
-use crate::model::{LinOp, Model, Sink};
+use crate::model::{LinOp, LstmRelevance, Model, Sink};
 use crate::ops;
 use crate::rules::{PreparedRule, Rule, RuleParams};
 use serde::{Deserialize, Serialize};
@@ -179,6 +179,10 @@ pub struct Explanation {
     pub padding: f32,
     /// LRP only: per layer, the total relevance in and out.
     pub layers: Vec<LayerTotal>,
+    /// LRP of a model with an LSTM: per direction, the relevance of each input row, and what was left on
+    /// the zero initial states (with a bias factor).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lstm: Option<LstmRelevance>,
     /// Simple Taylor only: the root point (in pixels, as the input) and the logit there.
     pub root: Option<Vec<f32>>,
     pub root_value: Option<f32>,
@@ -281,6 +285,9 @@ pub struct Explainer {
     /// Working inputs and sums of the wrappers (one per nesting level, kept between calls).
     levels: Vec<Level>,
     out: Explanation,
+    /// An LSTM's per-direction report of the last LRP pass, and the contrast's.
+    lstm: LstmRelevance,
+    lstm_saved: LstmRelevance,
     /// The pixels `acts` were last computed for (every method leaves `acts` at its input), so that an
     /// explanation right after a prediction of the same input skips the second forward pass.
     forward_of: Vec<f32>,
@@ -301,7 +308,7 @@ impl Explainer {
         let shapes = model.shapes();
         let sizes: Vec<usize> = shapes.iter().map(|s| s.len()).collect();
         let maxlen = sizes.iter().copied().max().unwrap_or(0);
-        let cols: Vec<usize> = (0..model.layers().len()).map(|i| model.op(i).map_or(0, |o| o.col_len())).collect();
+        let cols: Vec<usize> = (0..model.layers().len()).map(|i| model.buffer_len(i)).collect();
         let maxcol = cols.iter().copied().max().unwrap_or(0);
         self.acts = sizes.iter().map(|&n| vec![0.0; n]).collect();
         self.rel = self.acts.clone();
@@ -370,9 +377,14 @@ impl Explainer {
 
     /// Gradient of `start . logits` with respect to every layer's input, into `rel`.
     fn backward(&mut self, model: &Model) {
+        self.backward_to(model, 0)
+    }
+
+    /// [`Explainer::backward`] through nodes `lowest..` only (training skips the first layer's input).
+    fn backward_to(&mut self, model: &Model, lowest: usize) {
         let n = model.layers().len();
         self.rel[n].copy_from_slice(&self.start);
-        for k in (0..n).rev() {
+        for k in (lowest..n).rev() {
             let (lo, hi) = self.rel.split_at_mut(k + 1);
             let (g, y) = (&hi[0], &self.acts[k + 1]);
             for (j, (&v, &sink)) in model.inputs(k).iter().zip(model.sinks(k)).enumerate() {
@@ -394,10 +406,15 @@ impl Explainer {
         self.forward(model, pixels);
     }
 
-    /// Backward pass of the gradient of `dlogits . logits` (training).
-    pub(crate) fn backward_from(&mut self, model: &Model, dlogits: &[f32]) {
+    /// Backward pass of the gradient of `dlogits . logits` through nodes `lowest..` (training).
+    pub(crate) fn backward_from(&mut self, model: &Model, dlogits: &[f32], lowest: usize) {
         self.start.copy_from_slice(dlogits);
-        self.backward(model);
+        self.backward_to(model, lowest);
+    }
+
+    /// Node `k`'s buffer from the last forward pass (an LSTM's states).
+    pub(crate) fn kept(&self, k: usize) -> &[f32] {
+        &self.cols[k]
     }
 
     /// The im2col of convolution `i`'s input in the last forward pass: the buffer it kept, or made now
@@ -459,6 +476,7 @@ impl Explainer {
                 std::mem::swap(&mut self.map, &mut self.map2);
                 std::mem::swap(&mut self.rel, &mut self.saved);
                 std::mem::swap(&mut self.node_in, &mut self.saved_in);
+                std::mem::swap(&mut self.lstm, &mut self.lstm_saved);
                 let et = self.attribute(model, pixels, method, target, query.normalize);
                 self.map.iter_mut().zip(&self.map2).for_each(|(t, k)| *t -= k);
                 if method.is_lrp() {
@@ -466,6 +484,9 @@ impl Explainer {
                         r.iter_mut().zip(s).for_each(|(t, k)| *t -= k);
                     }
                     self.node_in.iter_mut().zip(&self.saved_in).for_each(|(t, k)| *t -= k);
+                    let (l, s) = (&mut self.lstm, &self.lstm_saved);
+                    l.rows.iter_mut().flatten().zip(s.rows.iter().flatten()).for_each(|(t, k)| *t -= k);
+                    l.initial_state.iter_mut().zip(&s.initial_state).for_each(|(t, k)| *t -= k);
                 }
                 et - ek
             }
@@ -488,6 +509,10 @@ impl Explainer {
             for (k, l) in model.layers().iter().enumerate() {
                 out.layers.push(LayerTotal { kind: l.kind(), relevance_out: ops::sum(&self.rel[k + 1]), relevance_in: self.node_in[k] });
             }
+        }
+        match &mut out.lstm {
+            Some(l) if method.is_lrp() && model.has_lstm() => l.clone_from(&self.lstm),
+            o => *o = (method.is_lrp() && model.has_lstm()).then(|| self.lstm.clone()),
         }
         if matches!(method, Method::SimpleTaylor) {
             out.root.get_or_insert_with(Vec::new).clone_from(&self.root);

@@ -48,6 +48,9 @@ pub struct MethodSpec {
     pub wrapper: bool,
     pub description: &'static str,
     pub reference: &'static str,
+    /// Parameters whose default differs for this method (the CLI takes it when the flag is not given;
+    /// the page sets the slider when the method is chosen).
+    pub defaults: &'static [(&'static str, f64)],
     #[serde(skip)]
     build: Build,
 }
@@ -62,6 +65,11 @@ impl MethodSpec {
         };
         m.validate(model)?;
         Ok(m)
+    }
+
+    /// The default of parameter `name` for this method: its own, or the table's.
+    pub fn default_of(&self, name: &str) -> Option<f64> {
+        self.defaults.iter().find(|(n, _)| *n == name).map(|(_, v)| *v).or_else(|| params().iter().find(|p| p.name == name).map(|p| p.default))
     }
 
     /// This wrapper around `base` (an error for a row that is not a wrapper).
@@ -84,7 +92,7 @@ fn d() -> Params {
 }
 
 /// Every parameter any method reads; defaults are [`Params::default`]'s.
-pub fn params() -> [ParamSpec; 9] {
+pub fn params() -> [ParamSpec; 10] {
     let p = d();
     let r = p.rules;
     [
@@ -137,6 +145,16 @@ pub fn params() -> [ParamSpec; 9] {
             integer: true,
             boolean: true,
             description: "LRP: count each layer's bias in z (true, the default: biases absorb relevance) or leave it out of every rule (false, Zennit's zero_params=['bias']: relevance is conserved through dense and conv layers)",
+        },
+        ParamSpec {
+            name: "bias_factor",
+            default: r.bias_factor as f64,
+            min: 0.0,
+            max: 1.0,
+            log: false,
+            integer: false,
+            boolean: false,
+            description: "LRP for LSTMs (Arras et al.): the share of what biases and epsilon absorb that goes back evenly to each step's inputs (0 absorbs; 1 conserves, the initial states keep a share)",
         },
         ParamSpec {
             name: "steps",
@@ -193,10 +211,11 @@ enum Build {
 const LRP_2015: &str = "Bach et al. 2015, On pixel-wise explanations for non-linear classifier decisions by layer-wise relevance propagation, PLoS ONE";
 const LRP_2019: &str = "Montavon et al. 2019, Layer-wise relevance propagation: an overview, in Explainable AI (LNCS 11700)";
 const DTD_2017: &str = "Montavon et al. 2017, Explaining nonlinear classification decisions with deep Taylor decomposition, Pattern Recognition";
+const ARRAS_2017: &str = "Arras et al. 2017, Explaining recurrent neural network predictions in sentiment analysis, WASSA; Arras et al. 2019, Evaluating recurrent neural network explanations, BlackboxNLP";
 const ZENNIT: &str = "Anders et al. 2021, Software for dataset-wide XAI: from local explanations to global insights with Zennit, CoRelAy, and ViRelAy";
 
 /// The table, gradient methods first, then the LRP presets.
-pub const METHODS: [MethodSpec; 17] = [
+pub const METHODS: [MethodSpec; 18] = [
     MethodSpec {
         name: "gradient",
         family: Family::Gradient,
@@ -205,6 +224,7 @@ pub const METHODS: [MethodSpec; 17] = [
         wrapper: false,
         description: "the gradient of the logit with respect to the input",
         reference: "Simonyan et al. 2014, Deep inside convolutional networks, ICLR workshop",
+        defaults: &[],
         build: Build::With(|_| Method::Gradient),
     },
     MethodSpec {
@@ -215,6 +235,7 @@ pub const METHODS: [MethodSpec; 17] = [
         wrapper: false,
         description: "the squared gradient: how much each pixel could change the logit",
         reference: "Simonyan et al. 2014; Montavon et al. 2018, Methods for interpreting and understanding deep neural networks, DSP",
+        defaults: &[],
         build: Build::With(|_| Method::Sensitivity),
     },
     MethodSpec {
@@ -225,6 +246,7 @@ pub const METHODS: [MethodSpec; 17] = [
         wrapper: false,
         description: "input times gradient; equals LRP-0 on ReLU networks",
         reference: "Shrikumar et al. 2016, Not just a black box; Ancona et al. 2018, ICLR",
+        defaults: &[],
         build: Build::With(|_| Method::GradientXInput),
     },
     MethodSpec {
@@ -235,6 +257,7 @@ pub const METHODS: [MethodSpec; 17] = [
         wrapper: false,
         description: "first-order Taylor expansion at a root point found along the gradient",
         reference: DTD_2017,
+        defaults: &[],
         build: Build::With(|_| Method::SimpleTaylor),
     },
     MethodSpec {
@@ -245,6 +268,7 @@ pub const METHODS: [MethodSpec; 17] = [
         wrapper: true,
         description: "the gradient (or a base method) averaged on the straight path from the blank canvas, times the input",
         reference: "Sundararajan et al. 2017, Axiomatic attribution for deep networks, ICML",
+        defaults: &[],
         build: Build::Wrap(|p, base| Method::IntegratedGradients { steps: p.steps, base: Box::new(base) }),
     },
     MethodSpec {
@@ -255,6 +279,7 @@ pub const METHODS: [MethodSpec; 17] = [
         wrapper: true,
         description: "the gradient (or a base method, e.g. smoothgrad:epsilon-plus) averaged over noisy copies of the input",
         reference: "Smilkov et al. 2017, SmoothGrad: removing noise by adding noise, arXiv:1706.03825",
+        defaults: &[],
         build: Build::Wrap(|p, base| Method::SmoothGrad { samples: p.samples, sigma: p.sigma, seed: p.seed, base: Box::new(base) }),
     },
     MethodSpec {
@@ -265,6 +290,7 @@ pub const METHODS: [MethodSpec; 17] = [
         wrapper: false,
         description: "LRP-0 on every layer: relevance in proportion to each contribution",
         reference: LRP_2015,
+        defaults: &[],
         build: Build::Preset(Preset::Lrp0),
     },
     MethodSpec {
@@ -275,6 +301,7 @@ pub const METHODS: [MethodSpec; 17] = [
         wrapper: false,
         description: "LRP-eps on every layer: weak and contradictory contributions absorbed",
         reference: LRP_2015,
+        defaults: &[],
         build: Build::Preset(Preset::LrpEps),
     },
     MethodSpec {
@@ -285,6 +312,7 @@ pub const METHODS: [MethodSpec; 17] = [
         wrapper: false,
         description: "LRP-gamma on every layer: positive contributions favoured",
         reference: LRP_2019,
+        defaults: &[],
         build: Build::Preset(Preset::LrpGamma),
     },
     MethodSpec {
@@ -295,6 +323,7 @@ pub const METHODS: [MethodSpec; 17] = [
         wrapper: false,
         description: "alpha 1, beta 0 on every layer: positive contributions only",
         reference: LRP_2015,
+        defaults: &[],
         build: Build::Preset(Preset::LrpAlpha1Beta0),
     },
     MethodSpec {
@@ -305,6 +334,7 @@ pub const METHODS: [MethodSpec; 17] = [
         wrapper: false,
         description: "alpha-beta on every layer: positive and negative contributions weighted separately",
         reference: LRP_2015,
+        defaults: &[],
         build: Build::Preset(Preset::LrpAlpha2Beta1),
     },
     MethodSpec {
@@ -315,6 +345,7 @@ pub const METHODS: [MethodSpec; 17] = [
         wrapper: false,
         description: "z+ on every layer (the deep Taylor rule for ReLU layers)",
         reference: DTD_2017,
+        defaults: &[],
         build: Build::Preset(Preset::LrpZPlus),
     },
     MethodSpec {
@@ -325,6 +356,7 @@ pub const METHODS: [MethodSpec; 17] = [
         wrapper: false,
         description: "deep Taylor decomposition: z^B at the input, z+ above",
         reference: DTD_2017,
+        defaults: &[],
         build: Build::Preset(Preset::DeepTaylor),
     },
     MethodSpec {
@@ -335,6 +367,7 @@ pub const METHODS: [MethodSpec; 17] = [
         wrapper: false,
         description: "z+ on convolutions, LRP-eps on dense layers (Zennit's EpsilonPlus)",
         reference: ZENNIT,
+        defaults: &[],
         build: Build::Preset(Preset::EpsilonPlus),
     },
     MethodSpec {
@@ -345,6 +378,7 @@ pub const METHODS: [MethodSpec; 17] = [
         wrapper: false,
         description: "z^B at the input, LRP-gamma on convolutions, LRP-eps on dense layers (the recommended composite)",
         reference: LRP_2019,
+        defaults: &[],
         build: Build::Preset(Preset::EpsilonGammaBox),
     },
     MethodSpec {
@@ -355,6 +389,7 @@ pub const METHODS: [MethodSpec; 17] = [
         wrapper: false,
         description: "alpha-beta on convolutions, LRP-eps on dense layers (Zennit's EpsilonAlpha2Beta1)",
         reference: ZENNIT,
+        defaults: &[],
         build: Build::Preset(Preset::EpsilonAlpha2Beta1),
     },
     MethodSpec {
@@ -365,13 +400,30 @@ pub const METHODS: [MethodSpec; 17] = [
         wrapper: false,
         description: "flat at the input, z+ on convolutions, LRP-eps on dense layers (Zennit's EpsilonPlusFlat)",
         reference: ZENNIT,
+        defaults: &[],
         build: Build::Preset(Preset::EpsilonPlusFlat),
+    },
+    MethodSpec {
+        name: "lrp-lstm",
+        family: Family::Lrp,
+        params: &["epsilon", "bias_factor", "bias"],
+        compare: true,
+        wrapper: false,
+        description: "LRP for LSTMs: epsilon on the linear steps, gates get nothing and pass all to the signal (signal-take-all)",
+        reference: ARRAS_2017,
+        defaults: &[("epsilon", 0.001)],
+        build: Build::Preset(Preset::LrpLstm),
     },
 ];
 
 /// The row named `name`.
 pub fn find(name: &str) -> Result<&'static MethodSpec> {
     METHODS.iter().find(|m| m.name == name).ok_or_else(|| invalid_param(format!("unknown method `{name}`; known: {}", names().collect::<Vec<_>>().join(", "))))
+}
+
+/// The rows `model` can run (the LRP presets defined for its layers), in table order.
+pub fn available(model: &Model) -> Vec<&'static str> {
+    METHODS.iter().filter(|m| m.build(model, &Params::default()).is_ok()).map(|m| m.name).collect()
 }
 
 /// Every method name, in table order.
@@ -383,7 +435,7 @@ pub fn names() -> impl Iterator<Item = &'static str> {
 #[derive(Serialize)]
 pub struct Registry {
     pub methods: &'static [MethodSpec],
-    pub params: [ParamSpec; 9],
+    pub params: [ParamSpec; 10],
 }
 
 pub fn registry() -> Registry {
@@ -396,13 +448,19 @@ mod tests {
 
     #[test]
     fn every_row_builds_and_names_known_parameters() {
-        let model = crate::testing::tiny_cnn(1, true);
+        let cnn = crate::testing::tiny_cnn(1, true);
+        let lstm = crate::testing::lstm_model(1, 4, 3, 2, true, 3, true, 0.5);
         let known: Vec<&str> = params().iter().map(|p| p.name).collect();
         for m in &METHODS {
             assert!(m.params.iter().all(|p| known.contains(p)), "{}: unknown parameter", m.name);
-            let built = m.build(&model, &Params::default()).unwrap();
+            assert!(m.defaults.iter().all(|(p, _)| m.params.contains(p)), "{}: a default for a parameter it does not read", m.name);
+            let model = if m.name == "lrp-lstm" { &lstm } else { &cnn };
+            let built = m.build(model, &Params::default()).unwrap();
             assert_eq!(built.is_lrp(), m.family == Family::Lrp, "{}", m.name);
         }
+        assert_eq!(available(&cnn).len(), METHODS.len() - 1, "every method but lrp-lstm runs on a CNN");
+        assert_eq!(find("lrp-lstm").unwrap().default_of("epsilon"), Some(0.001));
+        assert_eq!(find("lrp-eps").unwrap().default_of("epsilon"), Some(Params::default().rules.epsilon as f64));
         let mut names: Vec<&str> = names().collect();
         names.sort_unstable();
         names.dedup();
@@ -414,7 +472,7 @@ mod tests {
     fn every_preset_has_its_row() {
         for (p, name) in Preset::ALL {
             let row = find(name).unwrap();
-            let model = crate::testing::tiny_cnn(1, true);
+            let model = if p == Preset::LrpLstm { crate::testing::lstm_model(1, 4, 3, 2, true, 3, true, 0.5) } else { crate::testing::tiny_cnn(1, true) };
             assert_eq!(row.build(&model, &Params::default()).unwrap(), Method::Lrp(Composite::preset(p, &model, &Params::default().rules).unwrap()));
         }
     }
@@ -424,12 +482,19 @@ mod tests {
         let spec = params().into_iter().find(|p| p.name == "bias").unwrap();
         assert!(spec.boolean && spec.integer && (spec.default, spec.min, spec.max) == (1.0, 0.0, 1.0));
         assert_eq!(params().iter().filter(|p| p.boolean).count(), 1);
+        // the bias factor: only lrp-lstm reads it, and its composite carries it
+        assert_eq!(METHODS.iter().filter(|m| m.params.contains(&"bias_factor")).map(|m| m.name).collect::<Vec<_>>(), ["lrp-lstm"]);
+        let one = Params { rules: crate::RuleParams { bias_factor: 1.0, ..crate::RuleParams::default() }, ..Params::default() };
+        let Method::Lrp(c) = find("lrp-lstm").unwrap().build(&crate::testing::lstm_model(1, 4, 3, 2, true, 3, true, 0.5), &one).unwrap() else { panic!() };
+        assert_eq!(c.bias_factor(), 1.0);
         let model = crate::testing::tiny_cnn(1, true);
         let off = Params { rules: crate::RuleParams { bias: false, ..crate::RuleParams::default() }, ..Params::default() };
+        let lstm = crate::testing::lstm_model(1, 4, 3, 2, true, 3, true, 0.5);
         for m in &METHODS {
             assert_eq!(m.params.contains(&"bias"), m.family == Family::Lrp, "{}", m.name);
+            let model = if m.name == "lrp-lstm" { &lstm } else { &model };
             for (p, bias) in [(Params::default(), true), (off, false)] {
-                if let Method::Lrp(c) = m.build(&model, &p).unwrap() {
+                if let Method::Lrp(c) = m.build(model, &p).unwrap() {
                     assert_eq!(c.bias(), bias, "{}", m.name);
                 }
             }

@@ -11,7 +11,7 @@
 //! (dropped at load). Version 1 (a chain of 28x28x1, dense as `inputs`/`outputs`) is still read.
 
 use super::stage::{MAX_CHANNELS, MAX_SIDE};
-use super::{BatchNorm, Conv2d, Dense, InputStage, Layer, Model, NodeOp, NodeSpec, Pool, MAX_ACTIVATION, MAX_NODES, MAX_PARAMETERS, SIDE};
+use super::{BatchNorm, Conv2d, Dense, InputStage, Layer, Lstm, Model, NodeOp, NodeSpec, Pool, MAX_ACTIVATION, MAX_NODES, MAX_PARAMETERS, SIDE};
 use crate::error::{LrpError, Result};
 use ndarray::{Array1, Array2, Array4};
 use safetensors::{tensor::TensorView, Dtype, SafeTensors};
@@ -178,6 +178,15 @@ enum LayerSpec {
     },
     Identity,
     Dropout,
+    /// PyTorch's `nn.LSTM(input_size, hidden_size, bidirectional=...)` over the rows (one layer, batch
+    /// first), returning the final hidden states; tensors `weight_ih_l0`, `weight_hh_l0`, `bias_ih_l0`,
+    /// `bias_hh_l0` (and `_reverse`), gate order i, f, g, o.
+    Lstm {
+        input_size: usize,
+        hidden_size: usize,
+        #[serde(default)]
+        bidirectional: bool,
+    },
 }
 
 /// One value per channel, or one for all (version 1 files have one).
@@ -298,6 +307,10 @@ fn declared_params(spec: &LayerSpec) -> Option<usize> {
             (in_channels / groups).checked_mul(*out_channels)?.checked_mul(kernel[0])?.checked_mul(kernel[1])?.checked_add(*out_channels)
         }
         LayerSpec::BatchNorm { channels, .. } => channels.checked_mul(4),
+        LayerSpec::Lstm { input_size, hidden_size, bidirectional } => {
+            let per = hidden_size.checked_mul(4)?.checked_mul(input_size.checked_add(*hidden_size)?.checked_add(2)?)?;
+            per.checked_mul(1 + *bidirectional as usize)
+        }
         _ => Some(0),
     }
 }
@@ -306,6 +319,7 @@ fn declared_params(spec: &LayerSpec) -> Option<usize> {
 fn declared_units(spec: &LayerSpec) -> usize {
     match spec {
         LayerSpec::Dense { out_features: n, .. } | LayerSpec::Conv2d { out_channels: n, .. } | LayerSpec::BatchNorm { channels: n, .. } => *n,
+        LayerSpec::Lstm { hidden_size, bidirectional, .. } => hidden_size.saturating_mul(1 + *bidirectional as usize),
         _ => 0,
     }
 }
@@ -364,6 +378,17 @@ fn read_node(st: &SafeTensors, k: usize, spec: &LayerSpec) -> Result<NodeOp> {
             }))
         }
         LayerSpec::Identity | LayerSpec::Dropout => return Ok(NodeOp::Identity),
+        LayerSpec::Lstm { input_size: e, hidden_size: h, bidirectional } => {
+            let (mut weights, mut biases) = (Vec::new(), Vec::new());
+            for d in 0..1 + bidirectional as usize {
+                let [wi, wh, bi, bh] = Lstm::tensor_names(d);
+                weights.extend(t(&wi, &[4 * h, e])?);
+                weights.extend(t(&wh, &[4 * h, h])?);
+                biases.extend(t(&bi, &[4 * h])?);
+                biases.extend(t(&bh, &[4 * h])?);
+            }
+            Layer::Lstm(Lstm { input: e, hidden: h, bidirectional, weights, biases })
+        }
     };
     Ok(NodeOp::Layer(layer))
 }
@@ -417,7 +442,7 @@ pub(crate) fn load(bytes: &[u8]) -> Result<Model> {
         if n > MAX_ACTIVATION {
             return Err(LrpError::InvalidModel(format!("layer {i} declares {n} units (limit {MAX_ACTIVATION})")));
         }
-        if n == 0 && matches!(spec, LayerSpec::Dense { .. } | LayerSpec::Conv2d { .. } | LayerSpec::BatchNorm { .. }) {
+        if n == 0 && matches!(spec, LayerSpec::Dense { .. } | LayerSpec::Conv2d { .. } | LayerSpec::BatchNorm { .. } | LayerSpec::Lstm { .. }) {
             return Err(LrpError::InvalidModel(format!("layer {i} declares no units")));
         }
     }
@@ -457,6 +482,7 @@ fn spec_of(layer: &Layer) -> LayerSpec {
         Layer::Flatten => LayerSpec::Flatten,
         Layer::Add => LayerSpec::Add,
         Layer::Concat => LayerSpec::Concat,
+        Layer::Lstm(l) => LayerSpec::Lstm { input_size: l.input, hidden_size: l.hidden, bidirectional: l.bidirectional },
     }
 }
 
@@ -464,9 +490,20 @@ fn le_bytes(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
+fn half_bytes(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|&x| half::f16::from_f32(x).to_le_bytes()).collect()
+}
+
 impl Model {
     /// Serializes the model to the `.safetensors` bytes [`Model::try_from`] reads back.
     pub fn to_safetensors(&self) -> Result<Vec<u8>> {
+        self.to_safetensors_with(usize::MAX)
+    }
+
+    /// As [`Model::to_safetensors`], with every weight tensor of at least `f16_from` values stored as
+    /// float16 (rounded to nearest; biases and small tensors stay float32). The model read back is the
+    /// rounded one: evaluate that, not this.
+    pub fn to_safetensors_with(&self, f16_from: usize) -> Result<Vec<u8>> {
         let header = Header {
             format: "lrp-live-model".into(),
             version: FORMAT_VERSION,
@@ -481,10 +518,26 @@ impl Model {
         };
         let json = serde_json::to_string(&header).map_err(|e| fmt_err(e.to_string()))?;
         let mut buffers: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+        let le_bytes = |v: &[f32]| if v.len() >= f16_from { half_bytes(v) } else { le_bytes(v) };
         for (i, layer) in self.layers().iter().enumerate() {
             let (w, b, shape): (Vec<f32>, Vec<f32>, Vec<usize>) = match layer {
                 Layer::Dense(d) => (d.weight.iter().copied().collect(), d.bias.to_vec(), d.weight.shape().to_vec()),
                 Layer::Conv2d(c) => (c.weight.iter().copied().collect(), c.bias.to_vec(), c.weight.shape().to_vec()),
+                Layer::Lstm(l) => {
+                    let (e, h) = (l.input, l.hidden);
+                    for d in 0..l.dirs() {
+                        let p = l.dir(d);
+                        for (name, v, shape) in Lstm::tensor_names(d)
+                            .into_iter()
+                            .zip([p.w_ih, p.w_hh, p.b_ih, p.b_hh])
+                            .zip([vec![4 * h, e], vec![4 * h, h], vec![4 * h], vec![4 * h]])
+                            .map(|((n, v), s)| (n, v, s))
+                        {
+                            buffers.push((format!("layers.{i}.{name}"), shape, le_bytes(v)));
+                        }
+                    }
+                    continue;
+                }
                 _ => continue,
             };
             buffers.push((format!("layers.{i}.bias"), vec![b.len()], le_bytes(&b)));
@@ -492,7 +545,9 @@ impl Model {
         }
         let views = buffers
             .iter()
-            .map(|(n, s, d)| TensorView::new(Dtype::F32, s.clone(), d).map(|v| (n.clone(), v)))
+            .map(|(n, s, d)| {
+                TensorView::new(if d.len() == 2 * s.iter().product::<usize>() { Dtype::F16 } else { Dtype::F32 }, s.clone(), d).map(|v| (n.clone(), v))
+            })
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|e| fmt_err(e.to_string()))?;
         let meta: HashMap<String, String> = [(META_KEY.to_string(), json)].into();

@@ -15,7 +15,7 @@ mod stage;
 mod toolbox;
 
 pub use file::{ModelMeta, Provenance, Watermark, FORMAT_VERSION};
-pub use layers::{BatchNorm, Conv2d, Dense, Layer, LinOp, NodeOp, NodeSpec, Pool, Relevance, Shape};
+pub use layers::{BatchNorm, Conv2d, Dense, Layer, LinOp, Lstm, LstmRelevance, LstmRule, NodeOp, NodeSpec, Pool, Relevance, Shape};
 #[cfg(feature = "onnx")]
 pub use onnx::{import_onnx, OnnxOptions};
 pub use stage::InputStage;
@@ -124,6 +124,7 @@ impl Model {
                 LinOp::Conv { win, .. } => win.col_rows().checked_mul(win.positions()).zip(o.checked_col_len()).map(|(a, b)| a.max(b)),
                 _ => Some(0),
             });
+            let cols = cols.map(|n| n.max(layer.buffer_len(ins[0])));
             if cols.is_none_or(|n| n > MAX_COLUMNS) {
                 return Err(fail(format!("its input patches would take more than {MAX_COLUMNS} values")));
             }
@@ -233,6 +234,7 @@ impl Model {
             .map(|(k, l)| match l {
                 Layer::Dense(d) => d.weight.len(),
                 Layer::Conv2d(c) => self.shapes[k + 1].len() * c.weight.len() / c.weight.dim().0,
+                Layer::Lstm(l) => self.input_shape_of(k).h * l.weights.len(),
                 _ => 0,
             })
             .sum()
@@ -240,6 +242,14 @@ impl Model {
     /// Values of one input (the stage's `C x H x W`, before padding).
     pub fn input_len(&self) -> usize {
         self.input.input_len()
+    }
+    /// Values of node `k`'s buffer: a linear map's ([`LinOp::col_len`]) or an LSTM's states and scratch.
+    pub(crate) fn buffer_len(&self, k: usize) -> usize {
+        self.ops[k].as_ref().map_or_else(|| self.layers[k].buffer_len(self.input_shape_of(k)), LinOp::col_len)
+    }
+    /// True if some node is an LSTM.
+    pub fn has_lstm(&self) -> bool {
+        self.layers.iter().any(|l| matches!(l, Layer::Lstm(_)))
     }
     pub(crate) fn op(&self, k: usize) -> Option<&LinOp> {
         self.ops[k].as_ref()

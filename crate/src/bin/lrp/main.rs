@@ -127,8 +127,9 @@ enum Cmd {
         /// 'zb,gamma,gamma,eps,eps,0'. Rules: 0, eps, eps=X, gamma, gamma=X, alphaA-betaB, ab, zplus, zb, w2, flat
         #[arg(long)]
         rules: Option<String>,
-        #[arg(long, default_value_t = Params::default().rules.epsilon, allow_negative_numbers = true)]
-        epsilon: f32,
+        /// LRP-eps stabilizer (default 0.1; lrp-lstm: 0.001)
+        #[arg(long, allow_negative_numbers = true)]
+        epsilon: Option<f32>,
         #[arg(long, default_value_t = Params::default().rules.gamma, allow_negative_numbers = true)]
         gamma: f32,
         #[arg(long, default_value_t = Params::default().rules.alpha, allow_negative_numbers = true)]
@@ -139,6 +140,10 @@ enum Cmd {
         /// relevance is conserved through dense and conv layers instead of absorbed by their biases
         #[arg(long)]
         no_bias: bool,
+        /// lrp-lstm: the share of what biases and epsilon absorb that goes back evenly to each step's
+        /// inputs (Arras et al.): 0 absorbs, 1 conserves relevance (the initial states keep a share)
+        #[arg(long, default_value_t = Params::default().rules.bias_factor, allow_negative_numbers = true)]
+        bias_factor: f32,
         /// Integrated Gradients steps
         #[arg(long, default_value_t = Params::default().steps)]
         steps: usize,
@@ -385,6 +390,7 @@ fn run(cli: Cli) -> lrp::Result<()> {
             alpha,
             beta,
             no_bias,
+            bias_factor,
             steps,
             samples,
             sigma,
@@ -399,7 +405,10 @@ fn run(cli: Cli) -> lrp::Result<()> {
         } => {
             let model = io.model.load()?;
             let (pixels, n, batch) = read_input(&io.input, &model, io.crop)?;
-            let params = Params { rules: RuleParams { epsilon, gamma, alpha, beta, bias: !no_bias }, steps, samples, sigma, seed };
+            // the method's own default epsilon (lrp-lstm's) unless one is given; a wrapper's is its base's
+            let own = lrp::attribution::registry::find(method.rsplit(':').next().unwrap_or(&method)).ok().and_then(|r| r.default_of("epsilon"));
+            let epsilon = epsilon.unwrap_or(own.map_or(Params::default().rules.epsilon, |v| v as f32));
+            let params = Params { rules: RuleParams { epsilon, gamma, alpha, beta, bias: !no_bias, bias_factor }, steps, samples, sigma, seed };
             let m = match &rules {
                 Some(list) => Method::from_rule_list(list, &model, &params)?,
                 None => Method::from_name(&method, &model, &params)?,

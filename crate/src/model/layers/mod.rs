@@ -11,6 +11,7 @@ mod batchnorm;
 mod conv;
 mod dense;
 mod linear;
+mod lstm;
 mod merge;
 mod pool;
 
@@ -18,6 +19,7 @@ pub use batchnorm::{canonize, BatchNorm};
 pub use conv::Conv2d;
 pub use dense::Dense;
 pub use linear::LinOp;
+pub use lstm::{Lstm, LstmRelevance, LstmRule};
 pub use pool::Pool;
 
 use crate::ops::Window;
@@ -69,6 +71,8 @@ pub enum Layer {
     Add,
     /// Concatenation of the inputs along channels.
     Concat,
+    /// An LSTM over the rows of a `1 x T x E` input (one or both directions): the final hidden states.
+    Lstm(Lstm),
 }
 
 /// How relevance passes through a layer type in LRP: the one place that says which layers take a rule.
@@ -82,6 +86,9 @@ pub enum Relevance {
     Gradient,
     /// `add`: split in proportion to the summands' contributions (z-rule, sign-aligned stabilizer).
     Proportional,
+    /// An LSTM: the rules of Arras et al. 2017 inside the layer ([`Lstm::lrp`]), with the epsilon of
+    /// its rule.
+    Recurrent,
 }
 
 /// A node's operation before canonization: a layer, or a BatchNorm (folded into the layer before it),
@@ -146,6 +153,7 @@ impl Layer {
             Layer::Flatten => "flatten",
             Layer::Add => "add",
             Layer::Concat => "concat",
+            Layer::Lstm(_) => "lstm",
         }
     }
 
@@ -155,12 +163,13 @@ impl Layer {
             Layer::Relu | Layer::Tanh | Layer::Clamp { .. } => Relevance::Identity,
             Layer::MaxPool2d(_) | Layer::Flatten | Layer::Concat => Relevance::Gradient,
             Layer::Add => Relevance::Proportional,
+            Layer::Lstm(_) => Relevance::Recurrent,
         }
     }
 
-    /// True for dense and convolution layers (their own weights; the layers rule lists name).
+    /// True for dense, convolution and LSTM layers (their own weights; the layers rule lists name).
     pub fn is_weighted(&self) -> bool {
-        matches!(self, Layer::Dense(_) | Layer::Conv2d(_))
+        matches!(self, Layer::Dense(_) | Layer::Conv2d(_) | Layer::Lstm(_))
     }
 
     /// True for linear layers (take a rule).
@@ -178,6 +187,7 @@ impl Layer {
         match self {
             Layer::Dense(d) => d.weight.len() + d.bias.len(),
             Layer::Conv2d(c) => c.weight.len() + c.bias.len(),
+            Layer::Lstm(l) => l.parameters(),
             _ => 0,
         }
     }
@@ -189,6 +199,7 @@ impl Layer {
             Layer::Conv2d(c) => c.weight.iter().chain(c.bias.iter()).all(|v| v.is_finite()),
             Layer::SumPool2d(_, f) => f.is_finite() && *f != 0.0,
             Layer::Clamp { min, max } => return activation::validate_clamp(*min, *max),
+            Layer::Lstm(l) => return l.validate(),
             _ => true,
         };
         if finite {
@@ -216,6 +227,7 @@ impl Layer {
             Layer::Flatten => Ok(Shape::new(s.len(), 1, 1)),
             Layer::Add => merge::add_shape(inputs),
             Layer::Concat => merge::concat_shape(inputs),
+            Layer::Lstm(l) => l.output_shape(s),
         }
     }
 
@@ -256,7 +268,7 @@ impl Layer {
             Layer::Clamp { min, max } => *min >= 0.0 || (inputs_non_negative && *max >= 0.0),
             Layer::MaxPool2d(_) | Layer::AvgPool2d(_) | Layer::GlobalAvgPool | Layer::Flatten | Layer::Add | Layer::Concat => inputs_non_negative,
             Layer::SumPool2d(_, f) => inputs_non_negative && *f > 0.0,
-            Layer::Dense(_) | Layer::Conv2d(_) | Layer::Tanh => false,
+            Layer::Dense(_) | Layer::Conv2d(_) | Layer::Tanh | Layer::Lstm(_) => false,
         }
     }
 
@@ -281,6 +293,16 @@ impl Layer {
             Layer::MaxPool2d(p) => pool::max_forward(&self.max_window(p, s), x.first(), out),
             Layer::Add => merge::add_forward(x.iter(), out),
             Layer::Concat => merge::concat_forward(x.iter(), out),
+            Layer::Lstm(l) => l.forward(x.first(), col, out),
+        }
+    }
+
+    /// Values of the buffer a layer without a linear map keeps from its forward pass, with the scratch
+    /// its backward pass needs after them (an LSTM's states); 0 for the others.
+    pub fn buffer_len(&self, s: Shape) -> usize {
+        match self {
+            Layer::Lstm(l) => l.buffer_len(s.h) + l.work_len(),
+            _ => 0,
         }
     }
 
@@ -309,6 +331,12 @@ impl Layer {
             Layer::Concat => {
                 let offset = x.index[..j].iter().map(|&v| x.values[v].len()).sum();
                 merge::concat_backward(g, offset, gx)
+            }
+            Layer::Lstm(l) => {
+                // the states are recomputed (the backward pass has the node's input, not its buffer)
+                let (st, work) = col.split_at_mut(l.buffer_len(s.h));
+                l.forward(x.first(), st, &mut work[..y.len()]);
+                l.backward(x.first(), st, g, gx, None, work);
             }
         }
     }
