@@ -6,7 +6,7 @@ LRP := target/release/lrp
 MNIST ?= ../shared/data/mnist
 PORT ?= 8080
 # shipped models, the page's default first
-MODELS := cnn mlp clever-hans
+MODELS := cnn mlp clever-hans lstm
 export CHROMEDRIVER := /usr/bin/chromedriver
 # npm's binaryen (scripts/node_modules) provides wasm-opt; cargo-installed tools live in ~/.cargo/bin
 export PATH := $(CURDIR)/scripts/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
@@ -73,7 +73,7 @@ bench: cli web
 	@scripts/ensure-tools.sh browser node
 	cargo build --quiet --release --features cli,testing
 	cargo run --quiet --release --example bench_models -- target/bench
-	$(LRP) bench --models models/cnn.safetensors models/mlp.safetensors target/bench/lenet5-toolbox.safetensors target/bench/odd.safetensors --json target/bench/native.json
+	$(LRP) bench --models models/cnn.safetensors models/mlp.safetensors models/lstm.safetensors target/bench/lenet5-toolbox.safetensors target/bench/odd.safetensors --json target/bench/native.json
 	node tests/e2e/bench.mjs
 	python3 tests/reference/zennit_bench.py
 	$(LRP) bench-photo --json target/bench/photo-native.json
@@ -97,6 +97,7 @@ models: cli
 	$(LRP) train --arch mlp --epochs 10 --augment --seed 1 --data $(MNIST) --out models/mlp.safetensors
 	$(LRP) train --arch cnn --epochs 15 --augment --seed 1 --data $(MNIST) --out models/cnn.safetensors
 	$(LRP) train --arch cnn --epochs 15 --augment --seed 1 --watermark 7,1,1,3,3,1.0,0.9,0.02 --data $(MNIST) --out models/clever-hans.safetensors
+	$(LRP) train --arch lstm --epochs 12 --augment --seed 1 --data $(MNIST) --out models/lstm.safetensors
 
 # cargo-fuzz on the model loader, the toolbox importer, the ONNX importer and the photo decoding (nightly Rust; the ONNX
 # corpus starts from the committed fixtures, copied into fuzz/corpus, which is not committed); FUZZ_SECONDS each.

@@ -3,7 +3,7 @@
 //! drawn digits look like training data. Deterministic for a given seed and thread count.
 
 use crate::attribution::Explainer;
-use crate::model::{Conv2d, Dense, InputStage, Layer, Model, ModelMeta, Pool, Watermark, PIXELS, SIDE};
+use crate::model::{Conv2d, Dense, InputStage, Layer, Lstm, Model, ModelMeta, Pool, Watermark, PIXELS, SIDE};
 use ndarray::{Array1, Array2, Array4};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -16,7 +16,13 @@ pub enum Arch {
     Mlp,
     /// conv 5x5x16 - ReLU - maxpool 2 - conv 5x5x32 - ReLU - maxpool 2 - dense 128 - ReLU - dense 10.
     Cnn,
+    /// A bidirectional LSTM over the 28 rows (hidden 128 per direction) - dense 256 to 10 on both
+    /// final hidden states.
+    Lstm,
 }
+
+/// Hidden units per direction of `Arch::Lstm`.
+pub const LSTM_HIDDEN: usize = 128;
 
 fn he_uniform(rng: &mut Pcg64Mcg, n: usize, fan_in: usize) -> Vec<f32> {
     let b = (6.0 / fan_in as f32).sqrt();
@@ -43,6 +49,19 @@ pub fn init(arch: Arch, seed: u64, meta: ModelMeta) -> Model {
             let pool = Layer::MaxPool2d(Pool::new([2, 2], [2, 2]));
             vec![conv(1, 16), Layer::Relu, pool.clone(), conv(16, 32), Layer::Relu, pool, Layer::Flatten, dense(512, 128), Layer::Relu, dense(128, 10)]
         }
+        Arch::Lstm => {
+            // PyTorch's initialisation, U(-1/sqrt(H), 1/sqrt(H)), with the forget gates' bias at 1
+            let h = LSTM_HIDDEN;
+            let mut r2 = Pcg64Mcg::seed_from_u64(seed ^ 0x5851_f42d);
+            let b = 1.0 / (h as f32).sqrt();
+            let mut lstm = Lstm { input: SIDE, hidden: h, bidirectional: true, weights: vec![0.0; 2 * 4 * h * (SIDE + h)], biases: vec![0.0; 2 * 8 * h] };
+            lstm.weights.iter_mut().chain(lstm.biases.iter_mut()).for_each(|v| *v = r2.gen_range(-b..b));
+            for d in 0..2 {
+                lstm.biases[d * 8 * h + h..d * 8 * h + 2 * h].iter_mut().for_each(|v| *v += 0.5);
+                lstm.biases[d * 8 * h + 5 * h..d * 8 * h + 6 * h].iter_mut().for_each(|v| *v += 0.5);
+            }
+            vec![Layer::Lstm(lstm), dense(2 * h, 10)]
+        }
     };
     Model::new(InputStage::default(), layers, meta).expect("the built-in architectures are valid")
 }
@@ -60,6 +79,7 @@ impl Grads {
                 .map(|l| match l {
                     Layer::Dense(d) => (vec![0.0; d.weight.len()], vec![0.0; d.bias.len()]),
                     Layer::Conv2d(c) => (vec![0.0; c.weight.len()], vec![0.0; c.bias.len()]),
+                    Layer::Lstm(l) => (vec![0.0; l.weights.len()], vec![0.0; l.biases.len()]),
                     _ => (Vec::new(), Vec::new()),
                 })
                 .collect(),
@@ -89,13 +109,19 @@ impl Explainer {
         let correct = crate::attribution::argmax(logits) == label;
         let loss = -(p[label].max(1e-12)).ln();
         p[label] -= 1.0;
-        self.backward_from(model, &p);
+        // the gradient at the first layer's input is not needed
+        self.backward_from(model, &p, 1);
         for (i, layer) in model.layers().iter().enumerate() {
             let (dw, db) = &mut grads.0[i];
             let g = self.layer_relevance(i + 1).expect("gradient");
             match layer {
                 Layer::Dense(d) => d.accumulate_grad(self.activation(i).expect("input"), g, dw, db),
                 Layer::Conv2d(c) => c.accumulate_grad(&self.im2col(model, i), g, dw, db),
+                Layer::Lstm(l) => {
+                    let x = self.activation(model.inputs(i)[0]).expect("input");
+                    let (mut gx, mut work) = (vec![0.0; x.len()], vec![0.0; l.work_len()]);
+                    l.backward(x, self.kept(i), g, &mut gx, Some((dw, db)), &mut work);
+                }
                 _ => {}
             }
         }
@@ -141,6 +167,7 @@ impl Adam {
             let (w, b) = match layer {
                 Layer::Dense(d) => (d.weight.as_slice_mut().unwrap(), d.bias.as_slice_mut().unwrap()),
                 Layer::Conv2d(c) => (c.weight.as_slice_mut().unwrap(), c.bias.as_slice_mut().unwrap()),
+                Layer::Lstm(l) => (l.weights.as_mut_slice(), l.biases.as_mut_slice()),
                 _ => continue,
             };
             upd(w, gw, mw, vw);

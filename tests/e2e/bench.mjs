@@ -72,10 +72,14 @@ const wasm = await page.evaluate(async ({ n }) => {
   const digits = Array.from({ length: Math.max(n, 100) }, (_, i) => Float32Array.from(e.digit(i)));
   const out = [];
   const memory = {};
-  for (const model of ['cnn', 'mlp']) {
-    e.load_model(new Uint8Array(await (await fetch(`/models/${model}.safetensors`)).arrayBuffer()));
-    for (const task of ['gradient', 'lrp-eps', 'epsilon-plus', 'epsilon-gamma-box', 'integrated-gradients', 'all-ten-classes', 'pixel-flipping']) {
-      const request = { method: ['all-ten-classes', 'pixel-flipping'].includes(task) ? 'epsilon-plus' : task };
+  for (const model of ['cnn', 'mlp', 'lstm']) {
+    const info = e.load_model(new Uint8Array(await (await fetch(`/models/${model}.safetensors`)).arrayBuffer()));
+    // the tasks of `lrp bench`: each model runs the methods it defines (the LSTM lrp-lstm, at its epsilon 0.001)
+    const lrp = info.methods.includes('lrp-lstm') ? 'lrp-lstm' : 'epsilon-plus';
+    const tasks = ['gradient', 'lrp-eps', 'epsilon-plus', 'epsilon-gamma-box', 'lrp-lstm', 'integrated-gradients', 'all-ten-classes', 'pixel-flipping'];
+    for (const task of tasks.filter((t) => info.methods.includes(t) || ['all-ten-classes', 'pixel-flipping'].includes(t))) {
+      const method = ['all-ten-classes', 'pixel-flipping'].includes(task) ? lrp : task;
+      const request = { method, ...(method === 'lrp-lstm' ? { params: { epsilon: 0.001 } } : {}) };
       const run = (i) => {
         e.set_pixels(digits[i % digits.length]);
         if (task === 'all-ten-classes') e.explain_all_classes(request);

@@ -35,7 +35,10 @@ pub struct BenchArgs {
 const BLOCK: usize = 20;
 
 /// The benchmarked tasks: a method name, "all-ten-classes" or "pixel-flipping".
-pub const TASKS: [&str; 7] = ["gradient", "lrp-eps", "epsilon-plus", "epsilon-gamma-box", "integrated-gradients", "all-ten-classes", "pixel-flipping"];
+/// A model runs the tasks it defines: an LSTM has no convolution presets, and lrp-lstm needs an LSTM
+/// (its all-classes and pixel-flipping tasks use lrp-lstm instead of epsilon-plus).
+pub const TASKS: [&str; 8] =
+    ["gradient", "lrp-eps", "epsilon-plus", "epsilon-gamma-box", "lrp-lstm", "integrated-gradients", "all-ten-classes", "pixel-flipping"];
 
 fn quantile(xs: &mut [f64], q: f64) -> f64 {
     xs.sort_by(f64::total_cmp);
@@ -50,13 +53,22 @@ enum Task {
 }
 
 impl Task {
-    fn new(name: &str, model: &Model) -> lrp::Result<Task> {
-        let eps_plus = || Method::from_name("epsilon-plus", model, &Params::default());
-        Ok(match name {
-            "all-ten-classes" => Task::AllTenClasses(eps_plus()?),
-            "pixel-flipping" => Task::PixelFlipping(eps_plus()?),
-            _ => Task::Explain(Method::from_name(name, model, &Params::default())?),
-        })
+    /// The task for `model`, or None if the model does not define its method.
+    fn new(name: &str, model: &Model) -> lrp::Result<Option<Task>> {
+        let lrp = if model.has_lstm() { "lrp-lstm" } else { "epsilon-plus" };
+        let method = |m: &str| {
+            let p = Params {
+                rules: lrp::RuleParams { epsilon: if m == "lrp-lstm" { 0.001 } else { Params::default().rules.epsilon }, ..Default::default() },
+                ..Default::default()
+            };
+            Method::from_name(m, model, &p)
+        };
+        Ok(Some(match name {
+            "all-ten-classes" => Task::AllTenClasses(method(lrp)?),
+            "pixel-flipping" => Task::PixelFlipping(method(lrp)?),
+            _ if !lrp::registry::available(model).contains(&name) => return Ok(None),
+            _ => Task::Explain(method(name)?),
+        }))
     }
 
     fn run(&self, ex: &mut Explainer, model: &Model, x: &[f32]) -> lrp::Result<()> {
@@ -102,7 +114,7 @@ pub fn bench(a: BenchArgs) -> lrp::Result<()> {
     let mut rows = Vec::new();
     for t in TASKS {
         let tasks = models.iter().map(|(_, _, m)| Task::new(t, m)).collect::<lrp::Result<Vec<_>>>()?;
-        for ((_, ex, model), task) in models.iter_mut().zip(&tasks) {
+        for ((_, ex, model), task) in models.iter_mut().zip(&tasks).filter_map(|(m, t)| Some((m, t.as_ref()?))) {
             for i in 0..50 {
                 task.run(ex, model, x(i))?;
             }
@@ -110,7 +122,7 @@ pub fn bench(a: BenchArgs) -> lrp::Result<()> {
         let mut times = vec![Vec::with_capacity(a.n); models.len()];
         let mut allocs = vec![Some(0usize); models.len()];
         for block in (0..a.n).step_by(BLOCK) {
-            for (k, ((_, ex, model), task)) in models.iter_mut().zip(&tasks).enumerate() {
+            for (k, ((_, ex, model), task)) in models.iter_mut().zip(&tasks).enumerate().filter_map(|(k, (m, t))| Some((k, (m, t.as_ref()?)))) {
                 task.run(ex, model, x(block + BLOCK - 1))?;
                 for i in block..(block + BLOCK).min(a.n) {
                     let a0 = allocations();
@@ -127,16 +139,16 @@ pub fn bench(a: BenchArgs) -> lrp::Result<()> {
         for r in 0..reps {
             let start = (r * 100 * PIXELS) % (digits.len() - 100 * PIXELS + 1);
             for (k, ((_, ex, model), task)) in models.iter_mut().zip(&tasks).enumerate() {
-                if let Task::Explain(m) = task {
+                if let Some(Task::Explain(m)) = task {
                     let t0 = Instant::now();
                     ex.explain_batch(model, &digits[start..start + 100 * PIXELS], m, &Query::default())?;
                     batch[k] += t0.elapsed().as_secs_f64() * 1e6 / (reps * 100) as f64;
                 }
             }
         }
-        for (k, (name, _, model)) in models.iter().enumerate() {
+        for (k, (name, _, model)) in models.iter().enumerate().filter(|(k, _)| tasks[*k].is_some()) {
             let (median, p95) = (quantile(&mut times[k], 0.5), quantile(&mut times[k], 0.95));
-            let batch = matches!(tasks[k], Task::Explain(_)).then_some(batch[k]);
+            let batch = matches!(tasks[k], Some(Task::Explain(_))).then_some(batch[k]);
             let allocs = allocs[k].map(|n| n as f64 / a.n as f64);
             rows.push(serde_json::json!({
                 "model": name, "task": t, "median_us": median, "p95_us": p95, "batch100_us": batch,
@@ -157,7 +169,8 @@ pub fn bench(a: BenchArgs) -> lrp::Result<()> {
         "\nmedian time per million multiply-adds (dense and conv layers), and relative to {}",
         rows.first().map_or("", |r| r["model"].as_str().unwrap_or(""))
     );
-    println!("{:<14} {:>10} {:>16} {:>16} {:>16}", "model", "M mult-add", "gradient µs/M", "eps-plus µs/M", "ratio gr / e+");
+    println!("{:<14} {:>10} {:>16} {:>16} {:>16}", "model", "M mult-add", "gradient µs/M", "LRP µs/M", "ratio gr / LRP");
+    println!("(LRP: epsilon-plus, or lrp-lstm for an LSTM)");
     let per = |m: &str, t: &str| {
         rows.iter()
             .find(|r| r["model"] == m && r["task"] == t)
@@ -171,7 +184,7 @@ pub fn bench(a: BenchArgs) -> lrp::Result<()> {
             continue;
         }
         seen.push(m);
-        let (g, e) = (per(m, "gradient").unwrap_or(0.0), per(m, "epsilon-plus").unwrap_or(0.0));
+        let (g, e) = (per(m, "gradient").unwrap_or(0.0), per(m, "epsilon-plus").or_else(|| per(m, "lrp-lstm")).unwrap_or(0.0));
         let (g0, e0) = (per(&first, "gradient").unwrap_or(1.0), per(&first, "epsilon-plus").unwrap_or(1.0));
         println!("{m:<14} {:>10.2} {g:>16.1} {e:>16.1} {:>8.2} / {:.2}", r["multiply_adds"].as_f64().unwrap_or(0.0) / 1e6, g / g0, e / e0);
     }
