@@ -10,7 +10,7 @@ const S = session({ before, after });
 test('the page loads with every model and method and no console error', async () => {
   const { page, problems } = S.ctx;
   const models = await page.$$eval('#model option', (o) => o.map((x) => x.value));
-  assert.deepEqual(models, ['cnn', 'mlp', 'clever-hans']);
+  assert.deepEqual(models, ['cnn', 'mlp', 'clever-hans', 'lstm']);
   const methods = await page.$$eval('#method option', (o) => o.map((x) => x.value));
   assert.deepEqual(methods, methodTable().methods.map((m) => m.name));
   assert.ok(methods.includes('epsilon-plus') && methods.includes('integrated-gradients'));

@@ -20,7 +20,8 @@ export class ComparePanel {
 
   render() {
     const { engine, settings } = this.ui;
-    const names = methodTable().methods.filter((m) => m.compare).map((m) => m.name);
+    const runs = this.ui.info().methods;
+    const names = methodTable().methods.filter((m) => m.compare && runs.includes(m.name)).map((m) => m.name);
     const t0 = performance.now();
     const target = settings.target < 0 ? null : settings.target;
     const r = call(engine, (e) => e.compare({ methods: names, params: params(), target, per_step: 8, steps: 25, random_repeats: 4 }));

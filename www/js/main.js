@@ -66,13 +66,30 @@ function modelLoaded(info) {
   fillClassSelect($('target'), 'predicted', info.classes);
   fillClassSelect($('contrast'), 'none', info.classes);
   S.clampClasses(info.classes.length);
-  if (settings.method === 'custom' && (!settings.customRules || settings.customRules.length !== info.layers.length)) {
-    settings.method = 'epsilon-plus';
+  const recurrent = info.layers.some((l) => l.type === 'lstm');
+  const fallback = recurrent ? 'lrp-lstm' : 'epsilon-plus';
+  if (settings.method === 'custom' && (recurrent || !settings.customRules || settings.customRules.length !== info.layers.length)) {
+    settings.method = fallback;
     settings.customRules = null;
   }
+  S.offerMethods(info.methods, fallback);
+  showLstm(recurrent);
   S.show();
   syncWatermark();
   schedule();
+}
+
+// The LSTM's panels (lstm.js), imported when an LSTM model is first loaded.
+let lstmPanels = null;
+function showLstm(on) {
+  if (lstmPanels) lstmPanels.show(on);
+  else if (on) {
+    import('./lstm.js').then((m) => {
+      lstmPanels = m;
+      m.show(!!(state.info && state.info.layers.some((l) => l.type === 'lstm')));
+      if (state.result) m.render(state.result, state.info.input, settings.colormap);
+    }).catch((e) => showError(`the LSTM panels: ${e.message}`));
+  }
 }
 
 async function loadShippedModel(stem) {
@@ -227,9 +244,12 @@ function sumLine(res) {
   const lrp = settings.method === 'custom' || (row && row.family === 'lrp');
   const pad = Math.abs(res.padding) > 1e-6 ? ` (${num(res.padding)} of it on the padding)` : '';
   if (lrp) {
-    const gap = res.explained - res.sum - res.padding;
+    // an LSTM with the bias factor leaves a share on its zero initial states
+    const init = res.lstm ? res.lstm.initial_state.reduce((a, b) => a + b, 0) : 0;
+    const gap = res.explained - res.sum - res.padding - init;
     const absorbed = Math.abs(gap) >= 0.0005 ? `; ${num(gap)} absorbed by biases and stabilizers (layer view)` : '';
-    return `Conservation: the heatmap sums to ${num(res.sum)} of the explained ${num(res.explained)}${pad}${absorbed}.`;
+    const states = Math.abs(init) >= 0.0005 ? `; ${num(init)} on the LSTM's initial states` : '';
+    return `Conservation: the heatmap sums to ${num(res.sum)} of the explained ${num(res.explained)}${pad}${states}${absorbed}.`;
   }
   return `${S.methodLabel()} does not conserve relevance: the heatmap sums to ${num(res.sum)}${pad}; the explained logit is ${num(res.explained)}.`;
 }
@@ -332,6 +352,7 @@ function render(r, all, { t0, pre, digit, worker }) {
   $('heatmap').dataset.posted = String(heavyWork.posted);
   $('sum-line').textContent = sumLine(res);
   whySentence(res);
+  if (lstmPanels) lstmPanels.render(res, state.info.input, settings.colormap);
   if (settings.showLayers && res.layers.length) {
     renderLayers($('layers'), state.info, res, (m, s) => paint(m, s), setLayerRule);
   } else if (!settings.showLayers && $('layers').children.length) {
@@ -547,7 +568,7 @@ async function main() {
   const ui = { engine, settings, pad, showError, colours, info: () => state.info, result: () => state.result };
   panels = { compare: new ComparePanel(ui), equiv: new EquivalencePanel(ui), exports: new Exports(ui) };
   S.buildControls();
-  let models = ['cnn', 'mlp', 'clever-hans'];
+  let models = ['cnn', 'mlp', 'clever-hans', 'lstm'];
   try {
     models = JSON.parse(new TextDecoder().decode(await fetchBytes('models/index.json'))).map((m) => m.stem);
   } catch { /* the built-in list */ }

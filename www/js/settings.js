@@ -6,7 +6,7 @@ import { methodTable } from './engine.js';
 
 const $ = (id) => document.getElementById(id);
 const STORAGE_KEY = 'lrp-live-state-v1';
-export const SLIDERS = ['epsilon', 'gamma', 'alpha', 'steps', 'samples', 'sigma'];
+export const SLIDERS = ['epsilon', 'gamma', 'alpha', 'bias_factor', 'steps', 'samples', 'sigma'];
 // checkboxes: element id -> settings key
 const CHECKS = { normalize: 'normalize', 'show-all': 'showAll', 'show-layers': 'showLayers', 'show-overlay': 'overlay' };
 
@@ -32,7 +32,7 @@ const row = (name) => methodTable().methods.find((m) => m.name === name);
 export function params(s = settings) {
   const v = (id) => Number(s.sliders[id] ?? $(id).value);
   const alpha = v('alpha');
-  return { epsilon: 10 ** v('epsilon'), gamma: 10 ** v('gamma'), alpha, beta: alpha - 1, steps: v('steps'), samples: v('samples'), sigma: v('sigma'), seed: 0 };
+  return { epsilon: 10 ** v('epsilon'), gamma: 10 ** v('gamma'), alpha, beta: alpha - 1, bias_factor: v('bias_factor'), steps: v('steps'), samples: v('samples'), sigma: v('sigma'), seed: 0 };
 }
 
 // The method as the engine reads it: `{ method, params, rules }`; a wrapper names its base (NAME:BASE).
@@ -92,15 +92,44 @@ export function show(s = settings) {
 // The slider read-outs, and only the sliders the method reads.
 export function showParams(s = settings) {
   const p = params(s);
-  const fmt = { epsilon: p.epsilon.toPrecision(2), gamma: p.gamma.toPrecision(2), alpha: `${p.alpha} (β = ${p.beta})`, steps: p.steps, samples: p.samples, sigma: p.sigma.toFixed(2) };
+  const fmt = { epsilon: p.epsilon.toPrecision(2), gamma: p.gamma.toPrecision(2), alpha: `${p.alpha} (β = ${p.beta})`, bias_factor: p.bias_factor.toFixed(2), steps: p.steps, samples: p.samples, sigma: p.sigma.toFixed(2) };
   for (const id of SLIDERS) $(`${id}-val`).textContent = String(fmt[id]);
   const used = usedParams(s);
   document.querySelectorAll('.param').forEach((el) => { el.hidden = !used.includes(el.dataset.param); });
 }
 
+// A method's own defaults (lrp-lstm's epsilon of 0.001) move its sliders when it is chosen.
+function applyDefaults(name) {
+  const r = row(name);
+  for (const [param, value] of (r && r.defaults) || []) {
+    const el = $(param);
+    if (!el || el.type !== 'range') continue;
+    const spec = methodTable().params.find((p) => p.name === param);
+    settings.sliders[param] = String(spec && spec.log ? Math.log10(value) : value);
+    el.value = settings.sliders[param];
+  }
+}
+
+// Offers only the methods the model can run (`names`, from the engine: an LSTM takes no convolution
+// presets, and lrp-lstm needs an LSTM). A method it cannot run becomes `fallback`, with its defaults.
+export function offerMethods(names, fallback) {
+  for (const id of ['method', 'base']) {
+    for (const o of $(id).options) {
+      const off = o.value !== 'custom' && o.value !== 'gradient' && !names.includes(o.value);
+      o.disabled = off;
+      o.hidden = off;
+    }
+  }
+  if (settings.method !== 'custom' && !names.includes(settings.method)) {
+    settings.method = fallback;
+    applyDefaults(fallback);
+  }
+  if (!names.includes(settings.base)) settings.base = 'gradient';
+}
+
 // Each control writes its value into the settings, then calls `changed(key)`.
 export function bind(changed) {
-  $('method').addEventListener('change', (e) => { settings.method = e.target.value; showParams(); changed('method'); });
+  $('method').addEventListener('change', (e) => { settings.method = e.target.value; applyDefaults(settings.method); showParams(); changed('method'); });
   $('base').addEventListener('change', (e) => { settings.base = e.target.value; showParams(); changed('method'); });
   for (const id of SLIDERS) $(id).addEventListener('input', (e) => { settings.sliders[id] = e.target.value; showParams(); changed('params'); });
   for (const [id, key] of Object.entries(CHECKS)) $(id).addEventListener('change', (e) => { settings[key] = e.target.checked; changed(key); });
