@@ -40,3 +40,23 @@ fn explaining_again_allocates_nothing() {
         }
     }
 }
+
+#[test]
+fn explaining_an_lstm_again_allocates_nothing() {
+    let model = lrp::testing::lstm_model(1, 28, 28, 8, true, 10, true, 0.8);
+    let mut ex = Explainer::new(&model);
+    let xs: Vec<Vec<f32>> = (0..4).map(random_pixels).collect();
+    for name in ["lrp-lstm", "lrp-eps", "gradient", "integrated-gradients", "smoothgrad:lrp-lstm"] {
+        let p = Params { steps: 4, samples: 4, rules: lrp::RuleParams { bias_factor: 1.0, ..Default::default() }, ..Params::default() };
+        let m = Method::from_name(name, &model, &p).unwrap();
+        let q = Query { target: Some(1), contrast: Some(4), normalize: false };
+        ex.explain(&model, &xs[0], &m, &q).unwrap();
+        let before = allocations();
+        for x in &xs {
+            ex.explain(&model, x, &m, &q).unwrap();
+            ex.explain(&model, x, &m, &Query::default()).unwrap();
+        }
+        let n = allocations() - before;
+        assert_eq!(n, 0, "{name} on the LSTM: {n} allocations in 8 explanations");
+    }
+}

@@ -510,8 +510,13 @@ impl Explainer {
                 out.layers.push(LayerTotal { kind: l.kind(), relevance_out: ops::sum(&self.rel[k + 1]), relevance_in: self.node_in[k] });
             }
         }
+        // field by field, so that the report's buffers are reused (a derived clone_from allocates)
         match &mut out.lstm {
-            Some(l) if method.is_lrp() && model.has_lstm() => l.clone_from(&self.lstm),
+            Some(l) if method.is_lrp() && model.has_lstm() => {
+                l.rows.resize(self.lstm.rows.len(), Vec::new());
+                l.rows.iter_mut().zip(&self.lstm.rows).for_each(|(a, b)| a.clone_from(b));
+                l.initial_state.clone_from(&self.lstm.initial_state);
+            }
             o => *o = (method.is_lrp() && model.has_lstm()).then(|| self.lstm.clone()),
         }
         if matches!(method, Method::SimpleTaylor) {
