@@ -8,11 +8,14 @@
 //! | `epsilon-alpha2-beta1` | as conv/dense | alpha 2 beta 1 | eps |
 //! | `epsilon-plus-flat` | flat | z+ | eps |
 //! | `deep-taylor` | z^B | z+ | z+ |
+//! | `lrp-lstm` | as dense | (none: LSTM models only) | eps, with the bias factor |
 //!
 //! and the uniform ones (`lrp-0`, `lrp-eps`, `lrp-gamma`, `lrp-alpha2-beta1`, `lrp-alpha1-beta0`,
 //! `lrp-zplus`). Sum, average and global average pooling layers take LRP-0 with the 1e-9 stabilizer
 //! (Zennit's `Norm`) in every preset; max-pooling is winner-take-all and takes no rule. Every
-//! convolution (depthwise and 1x1 included) takes the conv rule. "First layer" is each dense or
+//! convolution (depthwise and 1x1 included) takes the conv rule. An LSTM layer takes the dense rule
+//! (epsilon or LRP-0) and runs Arras et al.'s rules inside ([`crate::model::Lstm::lrp`]); on a model with
+//! an LSTM only `lrp-0`, `lrp-eps` and `lrp-lstm` are defined. "First layer" is each dense or
 //! convolution layer that reads the model input (through nothing but `flatten`), and the first dense or
 //! convolution layer in node order (in a chain, that is the only one).
 

@@ -42,7 +42,7 @@ test('the LSTM reads the drawn digits, explained with lrp-lstm, with its strip a
   assert.deepEqual(strip, { rows: '28', cols: '2', hidden: false });
   const stripPx = await heatmapPixels(page, '#time-strip');
   assert.ok(stripPx.filter((v, i) => i % 4 === 3 && v > 0).length > 200, 'the strip has bars');
-  assert.match(await page.$eval('#time-caption', (e) => e.textContent), /top-down ↓ -?\d+\.\d{3} \(left\), bottom-up ↑ -?\d+\.\d{3} \(right\)/);
+  assert.match(await page.$eval('#time-caption', (e) => e.textContent), /^rows: ↓ -?\d+\.\d{3} · ↑ -?\d+\.\d{3}$/);
   // the strip stands beside the heatmap, rows level with its rows
   const [hm, ts] = await Promise.all(['#heatmap', '#time-strip'].map((s) => page.$eval(s, (e) => { const r = e.getBoundingClientRect(); return { top: r.top, height: r.height, left: r.left, right: r.right }; })));
   assert.ok(Math.abs(hm.top - ts.top) < 2 && Math.abs(hm.height - ts.height) < 2 && ts.left >= hm.right, JSON.stringify({ hm, ts }));

@@ -8,7 +8,7 @@ const $ = (id) => document.getElementById(id);
 const STRIP = `
 <figure class="time-fig">
   <canvas id="time-strip" width="112" height="280" aria-label="relevance of each row from the top-down and the bottom-up reading"></canvas>
-  <figcaption id="time-caption">each row's relevance, read top-down (↓) and bottom-up (↑)</figcaption>
+  <figcaption id="time-caption">rows: ↓ top-down, ↑ bottom-up</figcaption>
 </figure>`;
 
 // MathML pieces
@@ -30,7 +30,7 @@ const CARD = `
   <h3>What is different from the CNN</h3>
   <ul class="small">
     <li><b>Gates route relevance but never receive it.</b> A pixel that only opens or closes a gate gets nothing in LRP, although the gradient sees it (compare with the <i>gradient</i> method).</li>
-    <li><b>The order of the rows matters.</b> The strip beside the heatmap splits each row's relevance by the reading that gave it: the top-down reading (↓) sees the bottom of the digit last, the bottom-up one (↑) the top. What one direction forgot (its forget gate closed), the other may still remember.</li>
+    <li><b>The order of the rows matters.</b> The strip beside the heatmap (a bar per row, level with the heatmap's rows; red for, blue against) splits each row's relevance by the reading that gave it: the top-down reading (↓) sees the bottom of the digit last, the bottom-up one (↑) the top. What one direction forgot (its forget gate closed), the other may still remember.</li>
     <li><b>No receptive field.</b> The CNN sees a pixel through small windows; the LSTM sees a whole row at once and carries what it saw in its memory cell, so relevance can travel from the last rows back to the first.</li>
   </ul>
   <p id="lstm-state" class="small"></p>
@@ -96,10 +96,12 @@ export function render(res, shape, colormap) {
   if (res.lstm) {
     const [down, up] = res.lstm.rows.map(total);
     const init = res.lstm.initial_state.reduce((a, b) => a + b, 0);
-    $('time-caption').textContent = `per row: read top-down ↓ ${f(down)} (left), bottom-up ↑ ${f(up ?? 0)} (right)`;
+    $('time-caption').textContent = `rows: ↓ ${f(down)} · ↑ ${f(up ?? 0)}`;
+    $('time-caption').title = `relevance per row: the top-down reading (left column) gave ${f(down)}, the bottom-up one (right) ${f(up ?? 0)}`;
     $('lstm-state').textContent = Math.abs(init) > 0 ? `With the bias factor, the zero initial states h₀ and c₀ of both directions keep ${f(init)} of the relevance; the pixels get ${f(res.sum)}, together the explained ${f(res.explained)}.` : 'With the bias factor 0 the initial states get nothing: what the heatmap does not sum to was absorbed by the biases and ε.';
   } else {
-    $('time-caption').textContent = 'per row, both readings together (LRP splits them)';
+    $('time-caption').textContent = 'rows (LRP splits ↓ and ↑)';
+    $('time-caption').title = 'relevance per row of the heatmap, both readings together: only LRP splits it by reading direction';
     $('lstm-state').textContent = '';
   }
 }
