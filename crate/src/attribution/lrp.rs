@@ -93,7 +93,7 @@ impl Step<'_> {
         let y = &self.acts[k + 1];
         match m.layers()[k].relevance() {
             Relevance::Identity => r_in.copy_from_slice(r_out),
-            Relevance::Gradient => m.backward_layer(k, j, self.acts, y, r_out, &mut scratch.col, r_in),
+            Relevance::Gradient => m.backward_layer(k, j, self.acts, y, r_out, self.col, &mut scratch.col, r_in),
             Relevance::Proportional => m.add_relevance(k, j, self.acts, y, r_out, r_in),
             Relevance::Recurrent => {
                 if let (Layer::Lstm(l), Some(r)) = (&m.layers()[k], self.lstm) {

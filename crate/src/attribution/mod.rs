@@ -389,10 +389,10 @@ impl Explainer {
             let (g, y) = (&hi[0], &self.acts[k + 1]);
             for (j, (&v, &sink)) in model.inputs(k).iter().zip(model.sinks(k)).enumerate() {
                 match sink {
-                    Sink::Write => model.backward_layer(k, j, &self.acts, y, g, &mut self.scratch.col, &mut lo[v]),
+                    Sink::Write => model.backward_layer(k, j, &self.acts, y, g, &self.cols[k], &mut self.scratch.col, &mut lo[v]),
                     Sink::Add => {
                         let t = &mut self.contrib[..lo[v].len()];
-                        model.backward_layer(k, j, &self.acts, y, g, &mut self.scratch.col, t);
+                        model.backward_layer(k, j, &self.acts, y, g, &self.cols[k], &mut self.scratch.col, t);
                         lo[v].iter_mut().zip(t.iter()).for_each(|(a, b)| *a += b);
                     }
                 }

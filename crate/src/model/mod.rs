@@ -299,10 +299,10 @@ impl Model {
     }
 
     /// The vector-Jacobian product of node `k` with respect to its input `j`: `gx = (d out / d x_j)^T g`,
-    /// given the values before it and its output `y`.
+    /// given the values before it, its output `y` and `kept`, its buffer from that forward pass.
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn backward_layer(&self, k: usize, j: usize, values: &[Vec<f32>], y: &[f32], g: &[f32], col: &mut [f32], gx: &mut [f32]) {
-        self.layers[k].backward(self.ops[k].as_ref(), self.input_shape_of(k), self.node_inputs(k, values), j, y, g, col, gx);
+    pub(crate) fn backward_layer(&self, k: usize, j: usize, values: &[Vec<f32>], y: &[f32], g: &[f32], kept: &[f32], col: &mut [f32], gx: &mut [f32]) {
+        self.layers[k].backward(self.ops[k].as_ref(), self.input_shape_of(k), self.node_inputs(k, values), j, y, g, kept, col, gx);
     }
 
     /// LRP through an `add` node: the relevance of its summand `j`.

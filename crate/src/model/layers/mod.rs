@@ -297,11 +297,11 @@ impl Layer {
         }
     }
 
-    /// Values of the buffer a layer without a linear map keeps from its forward pass, with the scratch
-    /// its backward pass needs after them (an LSTM's states); 0 for the others.
+    /// Values of the buffer a layer without a linear map keeps from its forward pass (an LSTM's
+    /// states), at least the scratch its backward and LRP passes take; 0 for the others.
     pub fn buffer_len(&self, s: Shape) -> usize {
         match self {
-            Layer::Lstm(l) => l.buffer_len(s.h) + l.work_len(),
+            Layer::Lstm(l) => l.buffer_len(s.h).max(l.work_len()),
             _ => 0,
         }
     }
@@ -311,9 +311,10 @@ impl Layer {
     }
 
     /// The vector-Jacobian product with respect to input `j`: `gx = (d out / d x_j)^T g`, given the
-    /// inputs `x`, the output `y` and the input shape `s` (of input 0).
+    /// inputs `x`, the output `y`, the input shape `s` (of input 0) and `kept`, the node's buffer from
+    /// the forward pass of the same input (an LSTM's states); `col` is scratch.
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn backward(&self, op: Option<&LinOp>, s: Shape, x: Inputs, j: usize, y: &[f32], g: &[f32], col: &mut [f32], gx: &mut [f32]) {
+    pub(crate) fn backward(&self, op: Option<&LinOp>, s: Shape, x: Inputs, j: usize, y: &[f32], g: &[f32], kept: &[f32], col: &mut [f32], gx: &mut [f32]) {
         match self {
             Layer::Dense(_) | Layer::Conv2d(_) => {
                 let (w, _) = self.weights().expect("contiguous weights");
@@ -332,12 +333,7 @@ impl Layer {
                 let offset = x.index[..j].iter().map(|&v| x.values[v].len()).sum();
                 merge::concat_backward(g, offset, gx)
             }
-            Layer::Lstm(l) => {
-                // the states are recomputed (the backward pass has the node's input, not its buffer)
-                let (st, work) = col.split_at_mut(l.buffer_len(s.h));
-                l.forward(x.first(), st, &mut work[..y.len()]);
-                l.backward(x.first(), st, g, gx, None, work);
-            }
+            Layer::Lstm(l) => l.backward(x.first(), kept, g, gx, None, col),
         }
     }
 
