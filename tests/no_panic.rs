@@ -139,13 +139,16 @@ fn arb_params() -> impl Strategy<Value = Params> {
         any::<u64>(),
         any::<bool>(),
         prop_oneof![Just(f32::NAN), Just(1.0f32), -0.5f32..1.5],
+        (0usize..40, 0usize..40),
     )
-        .prop_map(|(epsilon, gamma, alpha, steps, samples, sigma, seed, bias, bias_factor)| Params {
+        .prop_map(|(epsilon, gamma, alpha, steps, samples, sigma, seed, bias, bias_factor, (patch, stride))| Params {
             rules: RuleParams { epsilon, gamma, alpha, beta: alpha - 1.0, bias, bias_factor },
             steps,
             samples,
             sigma,
             seed,
+            patch,
+            stride,
         })
 }
 

@@ -440,3 +440,99 @@ fn padding_relevance_is_reported_and_gradients_are_taken_after_the_input_stage()
     // max-pool based net from the toolbox stage still conserves under LRP-0 with no bias: covered above
     let _ = Pool::new([2, 2], [2, 2]);
 }
+
+fn occlusion(patch: usize, stride: usize) -> Method {
+    Method::Occlusion { patch, stride }
+}
+
+/// A linear model on normalised pixels: f(x) = W (scale x + shift) + b.
+fn linear_model(seed: u64) -> Model {
+    let mut r = <rand_pcg::Pcg64Mcg as rand::SeedableRng>::seed_from_u64(seed);
+    let layers = vec![Layer::Flatten, lrp::testing::dense(&mut r, 784, 10, true)];
+    Model::new(InputStage::mnist(1.0 / 0.3081, -0.1307 / 0.3081, 0, 0.0), layers, ModelMeta::digits("linear")).unwrap()
+}
+
+#[test]
+fn occlusion_of_a_linear_model_is_each_patch_total_of_integrated_gradients() {
+    // blanking patch P drops a linear logit by sum_{i in P} w_i scale x_i: Integrated Gradients' share
+    // of each pixel, exactly (from the blank canvas, at any number of steps)
+    let model = linear_model(4);
+    let mut ex = Explainer::new(&model);
+    let x = random_pixels(3);
+    let q = Query { target: Some(1), ..Default::default() };
+    let ig = ex
+        .explain(&model, &x, &Method::from_name("integrated-gradients", &model, &Params { steps: 3, ..Params::default() }).unwrap(), &q)
+        .unwrap()
+        .heatmap
+        .clone();
+    let one = ex.explain(&model, &x, &occlusion(1, 1), &q).unwrap().heatmap.clone();
+    assert_close(&one, &ig, 1e-4, "patch 1: occlusion = IG");
+    // 2x2 patches that tile the image: every pixel gets its patch's total
+    let tiled = ex.explain(&model, &x, &occlusion(2, 2), &q).unwrap().heatmap.clone();
+    for y in 0..28 {
+        for xx in 0..28 {
+            let (y0, x0) = (y / 2 * 2, xx / 2 * 2);
+            let total: f32 = [(0, 0), (0, 1), (1, 0), (1, 1)].iter().map(|(dy, dx)| ig[(y0 + dy) * 28 + x0 + dx]).sum();
+            assert!((tiled[y * 28 + xx] - total).abs() <= 1e-4 * (1.0 + total.abs()), "pixel ({y}, {xx}): {} vs {total}", tiled[y * 28 + xx]);
+        }
+    }
+}
+
+#[test]
+fn occlusion_is_the_mean_drop_over_the_patches_that_cover_a_pixel() {
+    // an oracle by brute force: every patch position run through `predict`
+    for model in nets(true) {
+        let mut ex = Explainer::new(&model);
+        let x = random_pixels(8);
+        for (patch, stride) in [(5, 4), (3, 2), (7, 7)] {
+            let e = ex.explain(&model, &x, &occlusion(patch, stride), &Query::default()).unwrap().clone();
+            let c = e.target;
+            let f0 = e.logits[c];
+            let n = (28 - patch) / stride + 1;
+            let (mut sum, mut count) = (vec![0.0f64; 784], vec![0usize; 784]);
+            for py in 0..n {
+                for px in 0..n {
+                    let mut xo = x.clone();
+                    let cover: Vec<usize> = (0..patch).flat_map(|dy| (0..patch).map(move |dx| (py * stride + dy) * 28 + px * stride + dx)).collect();
+                    cover.iter().for_each(|&i| xo[i] = 0.0);
+                    let drop = (f0 - ex.predict(&model, &xo).unwrap().logits[c]) as f64;
+                    for &i in &cover {
+                        sum[i] += drop;
+                        count[i] += 1;
+                    }
+                }
+            }
+            let oracle: Vec<f32> = sum.iter().zip(&count).map(|(s, &k)| if k == 0 { 0.0 } else { (s / k as f64) as f32 }).collect();
+            assert_close(&e.heatmap, &oracle, 1e-4, &format!("{} patch {patch} stride {stride}", model.meta().name));
+            // patch 5, stride 4 covers columns 0..24 only: the last three get exactly 0
+            if (patch, stride) == (5, 4) {
+                assert!((0..28).all(|y| (25..28).all(|xx| e.heatmap[y * 28 + xx] == 0.0)));
+                assert!(e.heatmap.iter().any(|&v| v != 0.0));
+            }
+            // an explanation leaves the forward pass at the input
+            assert_eq!(ex.predict(&model, &x).unwrap().logits[c], f0);
+        }
+    }
+}
+
+#[test]
+fn occlusion_validates_its_patch_and_blanks_every_channel() {
+    let model = tiny_cnn(1, true);
+    let d = Params::default();
+    for (patch, stride) in [(0, 2), (29, 1), (4, 0), (4, 29)] {
+        assert!(
+            matches!(Method::from_name("occlusion", &model, &Params { patch, stride, ..d }), Err(LrpError::InvalidParameter(_))),
+            "patch {patch} stride {stride}"
+        );
+    }
+    assert!(Method::from_name("occlusion", &model, &Params { patch: 28, stride: 1, ..d }).is_ok());
+    // a 3-channel input: the patch blanks all three channels at once, so the three maps are equal
+    let net = lrp::testing::residual_net(2, true, false);
+    let mut ex = Explainer::new(&net);
+    let x: Vec<f32> = (0..net.input_len()).map(|i| ((i * 37) % 101) as f32 / 100.0).collect();
+    let e = ex.explain(&net, &x, &occlusion(3, 2), &Query::default()).unwrap();
+    let plane = 11 * 11;
+    assert!(e.heatmap[..plane].iter().any(|&v| v != 0.0));
+    assert_eq!(&e.heatmap[..plane], &e.heatmap[plane..2 * plane]);
+    assert_eq!(&e.heatmap[..plane], &e.heatmap[2 * plane..]);
+}

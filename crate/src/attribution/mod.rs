@@ -9,6 +9,7 @@
 mod gradient;
 mod integrated;
 mod lrp;
+mod occlusion;
 #[cfg(any(test, feature = "testing"))]
 pub(crate) use lrp::lrp_linear;
 pub mod registry;
@@ -42,11 +43,15 @@ pub struct Params {
     pub sigma: f32,
     /// SmoothGrad: seed of the noise.
     pub seed: u64,
+    /// Occlusion: the side of the square patch, in pixels.
+    pub patch: usize,
+    /// Occlusion: how far the patch moves between positions, in pixels.
+    pub stride: usize,
 }
 
 impl Default for Params {
     fn default() -> Self {
-        Params { rules: RuleParams::default(), steps: 32, samples: 32, sigma: 0.15, seed: 0 }
+        Params { rules: RuleParams::default(), steps: 32, samples: 32, sigma: 0.15, seed: 0, patch: 4, stride: 2 }
     }
 }
 
@@ -69,6 +74,9 @@ pub enum Method {
     /// gradient as base SmoothGrad, with an LRP composite smoothed relevance (Zennit's SmoothGrad with a
     /// composite).
     SmoothGrad { samples: usize, sigma: f32, seed: u64, base: Box<Method> },
+    /// The mean drop of the logit when a sliding `patch x patch` square covering the pixel is set to the
+    /// blank canvas (Zeiler and Fergus 2014; Captum's `Occlusion`): forward passes only.
+    Occlusion { patch: usize, stride: usize },
     /// Layer-wise relevance propagation with a rule per layer.
     Lrp(Composite),
 }
@@ -105,6 +113,10 @@ impl Method {
             Method::SmoothGrad { sigma, .. } if !(sigma.is_finite() && (0.0..=10.0).contains(sigma)) => {
                 Err(invalid_param(format!("sigma must be in [0, 10], got {sigma}")))
             }
+            Method::Occlusion { patch, stride } => match occlusion::validate(model, *patch, *stride)? {
+                n if n > MAX_PASSES => Err(invalid_param(format!("occlusion: {n} patch positions; at most {MAX_PASSES} (a larger stride)"))),
+                _ => Ok(()),
+            },
             _ if self.passes() > MAX_PASSES => Err(invalid_param(format!("{} base explanations; at most {MAX_PASSES} (steps times samples)", self.passes()))),
             Method::IntegratedGradients { base, .. } | Method::SmoothGrad { base, .. } => base.validate(model),
             Method::Lrp(c) => c.validate(model),
@@ -599,6 +611,10 @@ impl Explainer {
                 self.start[class] = 1.0;
                 let v = self.simple_taylor(model, pixels, class);
                 self.out.root_value = Some(v);
+                logit
+            }
+            Method::Occlusion { patch, stride } => {
+                self.occlusion(model, pixels, class, *patch, *stride);
                 logit
             }
         }

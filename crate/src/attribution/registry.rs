@@ -17,6 +17,8 @@ pub enum Family {
     Gradient,
     /// Layer-wise relevance propagation with a composite of rules.
     Lrp,
+    /// Forward passes of changed inputs only (occlusion): no backward pass, any model.
+    Perturbation,
 }
 
 /// A parameter of [`Params`]: its default, the range a slider offers (validation is the method's:
@@ -92,7 +94,7 @@ fn d() -> Params {
 }
 
 /// Every parameter any method reads; defaults are [`Params::default`]'s.
-pub fn params() -> [ParamSpec; 10] {
+pub fn params() -> [ParamSpec; 12] {
     let p = d();
     let r = p.rules;
     [
@@ -196,6 +198,26 @@ pub fn params() -> [ParamSpec; 10] {
             boolean: false,
             description: "SmoothGrad: seed of the noise",
         },
+        ParamSpec {
+            name: "patch",
+            default: p.patch as f64,
+            min: 1.0,
+            max: 14.0,
+            log: false,
+            integer: true,
+            boolean: false,
+            description: "Occlusion: side of the square patch set to the blank canvas, in pixels",
+        },
+        ParamSpec {
+            name: "stride",
+            default: p.stride as f64,
+            min: 1.0,
+            max: 14.0,
+            log: false,
+            integer: true,
+            boolean: false,
+            description: "Occlusion: step between patch positions, in pixels",
+        },
     ]
 }
 
@@ -215,7 +237,7 @@ const ARRAS_2017: &str = "Arras et al. 2017, Explaining recurrent neural network
 const ZENNIT: &str = "Anders et al. 2021, Software for dataset-wide XAI: from local explanations to global insights with Zennit, CoRelAy, and ViRelAy";
 
 /// The table, gradient methods first, then the LRP presets.
-pub const METHODS: [MethodSpec; 18] = [
+pub const METHODS: [MethodSpec; 19] = [
     MethodSpec {
         name: "gradient",
         family: Family::Gradient,
@@ -281,6 +303,17 @@ pub const METHODS: [MethodSpec; 18] = [
         reference: "Smilkov et al. 2017, SmoothGrad: removing noise by adding noise, arXiv:1706.03825",
         defaults: &[],
         build: Build::Wrap(|p, base| Method::SmoothGrad { samples: p.samples, sigma: p.sigma, seed: p.seed, base: Box::new(base) }),
+    },
+    MethodSpec {
+        name: "occlusion",
+        family: Family::Perturbation,
+        params: &["patch", "stride"],
+        compare: true,
+        wrapper: false,
+        description: "the mean drop of the logit when a sliding patch over the pixel is blanked: forward passes only, no backward pass",
+        reference: "Zeiler and Fergus 2014, Visualizing and understanding convolutional networks, ECCV",
+        defaults: &[],
+        build: Build::With(|p| Method::Occlusion { patch: p.patch, stride: p.stride }),
     },
     MethodSpec {
         name: "lrp-0",
@@ -435,7 +468,7 @@ pub fn names() -> impl Iterator<Item = &'static str> {
 #[derive(Serialize)]
 pub struct Registry {
     pub methods: &'static [MethodSpec],
-    pub params: [ParamSpec; 10],
+    pub params: [ParamSpec; 12],
 }
 
 pub fn registry() -> Registry {

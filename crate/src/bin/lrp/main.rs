@@ -156,6 +156,12 @@ enum Cmd {
         /// SmoothGrad seed
         #[arg(long, default_value_t = Params::default().seed)]
         seed: u64,
+        /// Occlusion: side of the square patch, in pixels
+        #[arg(long, default_value_t = Params::default().patch)]
+        patch: usize,
+        /// Occlusion: step between patch positions, in pixels
+        #[arg(long, default_value_t = Params::default().stride)]
+        stride: usize,
         /// Class to explain (default: the predicted one)
         #[arg(long)]
         target: Option<usize>,
@@ -395,6 +401,8 @@ fn run(cli: Cli) -> lrp::Result<()> {
             samples,
             sigma,
             seed,
+            patch,
+            stride,
             target,
             contrast,
             normalize,
@@ -408,7 +416,7 @@ fn run(cli: Cli) -> lrp::Result<()> {
             // the method's own default epsilon (lrp-lstm's) unless one is given; a wrapper's is its base's
             let own = lrp::attribution::registry::find(method.rsplit(':').next().unwrap_or(&method)).ok().and_then(|r| r.default_of("epsilon"));
             let epsilon = epsilon.unwrap_or(own.map_or(Params::default().rules.epsilon, |v| v as f32));
-            let params = Params { rules: RuleParams { epsilon, gamma, alpha, beta, bias: !no_bias, bias_factor }, steps, samples, sigma, seed };
+            let params = Params { rules: RuleParams { epsilon, gamma, alpha, beta, bias: !no_bias, bias_factor }, steps, samples, sigma, seed, patch, stride };
             let m = match &rules {
                 Some(list) => Method::from_rule_list(list, &model, &params)?,
                 None => Method::from_name(&method, &model, &params)?,
