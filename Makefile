@@ -26,7 +26,8 @@ cli:
 
 # The page: wasm engine into www/pkg, the same engine with ONNX import into www/pkg-onnx (loaded only when
 # a visitor brings an .onnx file), shipped models into www/models (the digit models listed in index.json; the
-# photo model beside them, fetched when the Photos view first opens) (all generated, not committed).
+# photo model beside them, fetched when the Photos view first opens), the QR code encoder into www/vendor
+# (npm qrcode-generator, pinned in scripts/package.json) (all generated, not committed).
 web:
 	@scripts/ensure-tools.sh wasm node
 	@wasm-pack --quiet build crate --release --target web --out-dir ../www/pkg --out-name lrp --no-typescript --no-pack
@@ -34,6 +35,7 @@ web:
 	@mkdir -p www/models
 	@for m in $(MODELS); do cp models/$$m.safetensors www/models/; done
 	@cp models/efficientnet-lite0.safetensors www/models/
+	@mkdir -p www/vendor && cp scripts/node_modules/qrcode-generator/dist/qrcode.mjs www/vendor/qrcode.js
 	@printf '%s\n' $(MODELS) | awk 'BEGIN{printf "["} {printf "%s{\"stem\":\"%s\"}", (NR>1?",":""), $$0} END{print "]"}' > www/models/index.json
 
 # A self-contained folder of static files (the page, both wasm builds, the models, the test digits) for
@@ -41,7 +43,7 @@ web:
 SITE ?= target/site
 site: web
 	@rm -rf $(SITE) && mkdir -p $(SITE)
-	@cp -r www/index.html www/style.css www/photos.css www/sw.js www/js www/data www/models www/pkg www/pkg-onnx $(SITE)/
+	@cp -r www/index.html www/style.css www/photos.css www/sw.js www/js www/lessons www/vendor www/data www/models www/pkg www/pkg-onnx $(SITE)/
 	@find $(SITE) -name .gitignore -delete
 	@echo "$(SITE): $$(find $(SITE) -type f | wc -l) files, $$(du -sh $(SITE) | cut -f1); copy it to any static host"
 

@@ -46,8 +46,9 @@ export async function launch(extra = []) {
 }
 
 // A page that records console errors, page errors and every request to another origin.
-export async function openPage(browser, url, { viewport = { width: 1280, height: 1000 }, firstVisit = false } = {}) {
-  const context = await browser.newContext({ viewport });
+// `context`: more options of the browser context (serviceWorkers: 'block' lets page.route see every fetch).
+export async function openPage(browser, url, { viewport = { width: 1280, height: 1000 }, firstVisit = false, context: options = {} } = {}) {
+  const context = await browser.newContext({ viewport, ...options });
   // a returning visitor: the guided tour opens by itself only on a first visit
   if (!firstVisit) await context.addInitScript(() => { try { localStorage.setItem('lrp-live-toured', '1'); } catch { /* fine */ } });
   const page = await context.newPage();

@@ -119,7 +119,10 @@ export class HeavyWork {
     const p = request.params || {};
     const steps = request.method.includes('integrated-gradients') ? p.steps : 1;
     const samples = request.method.includes('smoothgrad') ? p.samples : 1;
-    return steps * samples * (all ? classes + 1 : 1) > 40;
+    // occlusion: a forward pass per patch position (on a 28-pixel side)
+    const side = (n) => Math.max(1, Math.floor((28 - n) / Math.max(1, p.stride)) + 1);
+    const patches = request.method === 'occlusion' ? side(p.patch) ** 2 : 1;
+    return steps * samples * patches * (all ? classes + 1 : 1) > 40;
   }
 
   measured(request, all, ms) {

@@ -1,6 +1,6 @@
 // Share links and downloads: the settings and drawing as a URL, the heatmap as a PNG, the whole
 // explanation (settings, input, heatmap, per-layer relevance) as JSON.
-import { shareUrl, snapshot, params, usedParams, methodLabel } from './settings.js';
+import { shareUrl, compactUrl, snapshot, params, usedParams, methodLabel } from './settings.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -10,6 +10,26 @@ export class Exports {
     $('share').addEventListener('click', () => this.share());
     $('download-png').addEventListener('click', () => this.downloadPng());
     $('download-json').addEventListener('click', () => this.downloadJson());
+    $('share-qr').addEventListener('click', () => this.shareQr());
+    $('print').addEventListener('click', () => window.print());
+    window.addEventListener('beforeprint', () => this.worksheet());
+  }
+
+  // The drawing and settings as a QR code (the deflated link, short enough to scan), for phones.
+  async shareQr() {
+    try {
+      const url = await compactUrl(this.ui.pad.toJSON());
+      const { showQr } = await import('./qr.js');
+      await showQr(url, 'Scan to open this drawing with these settings on a phone.');
+    } catch (e) {
+      this.ui.showError(`QR code: ${e.message}`);
+    }
+  }
+
+  // The printed worksheet (print CSS in style.css: the drawing, heatmap, colour bar, prediction, the
+  // lesson's task and question): what was explained, in words, under the heatmap.
+  worksheet() {
+    $('print-info').replaceChildren(...this.captionLines().map((t) => Object.assign(document.createElement('p'), { textContent: t })));
   }
 
   share() {
@@ -75,7 +95,7 @@ export class Exports {
     if (!info || !res) return ['LRP Live: no explanation yet'];
     const names = info.classes;
     const p = params();
-    const shown = { epsilon: `ε = ${p.epsilon.toPrecision(2)}`, gamma: `γ = ${p.gamma.toPrecision(2)}`, alpha: `α = ${p.alpha}, β = ${p.beta}`, steps: `${p.steps} steps`, samples: `${p.samples} samples`, sigma: `σ = ${p.sigma}` };
+    const shown = { epsilon: `ε = ${p.epsilon.toPrecision(2)}`, gamma: `γ = ${p.gamma.toPrecision(2)}`, alpha: `α = ${p.alpha}, β = ${p.beta}`, steps: `${p.steps} steps`, samples: `${p.samples} samples`, sigma: `σ = ${p.sigma}`, bias_factor: `bias factor ${p.bias_factor}`, patch: `patch ${p.patch} px`, stride: `stride ${p.stride} px` };
     const used = usedParams().filter((k) => shown[k]).map((k) => shown[k]);
     const what = res.contrast != null ? `why ${names[res.target]} and not ${names[res.contrast]}` : `class ${names[res.target]}`;
     return [

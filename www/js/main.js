@@ -18,12 +18,14 @@ let engine = null;
 let pad = null;
 let bars = null;
 // the model's description, the last explanation, the page's own bookkeeping
-const state = { info: null, result: null, ink: null, pending: false, digits: 0, cursor: 0, lastAnnounced: '', final: true };
+const state = { loaded: null, info: null, result: null, ink: null, pending: false, digits: 0, cursor: 0, lastAnnounced: '', final: true };
 let heatSmall = null;
 let tintSmall = null;
 let panels = null;
 // slow explanations run in a Web Worker (engine.js)
 const heavyWork = new HeavyWork();
+// the shipped models' stems (models/index.json)
+let models = ['cnn', 'mlp', 'clever-hans', 'lstm'];
 
 function showError(msg) {
   const el = $('error');
@@ -106,6 +108,7 @@ async function loadShippedModel(stem) {
     return false;
   }
   settings.model = stem;
+  state.loaded = stem;
   heavyWork.setModel(bytes, { format: 'safetensors' });
   $('model-note').hidden = true;
   modelLoaded(r.value);
@@ -163,6 +166,7 @@ async function loadUserModel(file) {
   opt.textContent = `your model: ${file.name}`;
   sel.value = 'uploaded';
   settings.model = 'uploaded';
+  state.loaded = 'uploaded';
   showError('');
   heavyWork.setModel(loaded.bytes, loaded.options);
   const note = $('model-note');
@@ -430,6 +434,48 @@ async function ensureDigits() {
   }
 }
 
+// Test digit i on the pad, and what it is in words.
+function showDigit(i, wrong) {
+  const label = engine.label(i);
+  pad.setDigit(engine.digit(i), { index: i, label });
+  $('example-info').textContent = `MNIST test digit #${i}, labelled ${label}${wrong ? ' (this model gets it wrong)' : ''}. Draw on it to change it.`;
+}
+
+// A lesson's chapter prepares the page: the settings of a first visit, then the chapter's (the share
+// link's fields; `params` in the parameters' own units), its model, its drawing (a test digit by number,
+// or strokes), the panels it opens and its view. A model that fails to load leaves the current one.
+async function prepare(chapter) {
+  const st = chapter.state || {};
+  S.reset();
+  S.setRestoring(true);
+  const drawing = S.apply(st, models);
+  for (const [k, v] of Object.entries(st.params || {})) if (S.SLIDERS.includes(k) && Number.isFinite(v)) settings.sliders[k] = S.sliderValue(k, v);
+  if (!models.includes(settings.model)) settings.model = models.includes('cnn') ? 'cnn' : models[0];
+  if (settings.model === state.loaded) modelLoaded(state.info);
+  else if (!(await loadShippedModel(settings.model))) settings.model = state.loaded;
+  $('model').value = settings.model;
+  S.show();
+  const open = st.panels || [];
+  for (const name of ['compare', 'equiv']) $(`show-${name}`).checked = open.includes(name);
+  if (!open.includes('compare')) panels.compare.clear();
+  if (Number.isInteger(chapter.digit) && (await ensureDigits()) && chapter.digit < state.digits) showDigit(chapter.digit, false);
+  else {
+    pad.fromJSON(drawing || []);
+    $('example-info').textContent = '';
+  }
+  S.setRestoring(false);
+  showView(st.view === 'photos' ? 'photos' : 'digits');
+  schedule();
+}
+
+// Lesson mode: #lesson=N opens chapter N (lessons.js, imported the first time).
+let lessons = null;
+const lessonInHash = () => { const m = location.hash.match(/^#lesson=(\d+)$/); return m ? Number(m[1]) : null; };
+function openLesson(n) {
+  lessons ??= import('./lessons.js').then(({ Lessons }) => new Lessons({ prepare, showError }));
+  return lessons.then((l) => l.open(n)).catch((e) => showError(`Lesson: ${e.message}`));
+}
+
 async function example(wrong) {
   if (!(await ensureDigits())) return;
   let i;
@@ -444,9 +490,7 @@ async function example(wrong) {
   } else {
     i = Math.floor(Math.random() * state.digits);
   }
-  const label = engine.label(i);
-  pad.setDigit(engine.digit(i), { index: i, label });
-  $('example-info').textContent = `MNIST test digit #${i}, labelled ${label}${wrong ? ' (this model gets it wrong)' : ''}. Draw on it to change it.`;
+  showDigit(i, wrong);
 }
 
 // Present mode, for a projector: full screen (when asked by a click), text 1.5x, only the pad, the
@@ -492,6 +536,11 @@ function wire() {
   });
   for (const id of ['show-compare', 'show-equiv', 'shared-scale']) $(id).addEventListener('change', () => refreshPanels(true));
   $('tour-start').addEventListener('click', () => tour(0));
+  $('lessons-start').addEventListener('click', () => {
+    if (lessonInHash() === 1) openLesson(1);
+    else location.hash = 'lesson=1';
+  });
+  window.addEventListener('hashchange', () => { const n = lessonInHash(); if (n) openLesson(n); });
   $('clear').addEventListener('click', () => pad.clear());
   $('target-reset').addEventListener('click', () => { settings.target = -1; S.show(); schedule(); });
   $('undo').addEventListener('click', () => pad.undo());
@@ -568,13 +617,13 @@ async function main() {
   const ui = { engine, settings, pad, showError, colours, info: () => state.info, result: () => state.result };
   panels = { compare: new ComparePanel(ui), equiv: new EquivalencePanel(ui), exports: new Exports(ui) };
   S.buildControls();
-  let models = ['cnn', 'mlp', 'clever-hans', 'lstm'];
   try {
     models = JSON.parse(new TextDecoder().decode(await fetchBytes('models/index.json'))).map((m) => m.stem);
   } catch { /* the built-in list */ }
   for (const m of models) $('model').add(new Option(m, m));
 
-  const fromLink = S.fromHash();
+  const fromLink = await S.fromHash();
+  const lesson = lessonInHash();
   S.setRestoring(true);
   const saved = fromLink || S.restored();
   const drawing = saved ? S.apply(saved, models) : FIRST_VISIT_DIGIT;
@@ -600,7 +649,8 @@ async function main() {
   const photosFirst = new URLSearchParams(location.search).get('view') === 'photos';
   if (photosFirst) showView('photos', false);
   schedule();
-  if (!toured() && !fromLink && !photosFirst) requestAnimationFrame(() => tour(0));
+  if (lesson) await openLesson(lesson);
+  else if (!toured() && !fromLink && !photosFirst) requestAnimationFrame(() => tour(0));
   if ('serviceWorker' in navigator) navigator.serviceWorker.register('sw.js').catch(() => { /* offline use is optional */ });
   document.documentElement.dataset.ready = 'true';
 }

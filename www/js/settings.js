@@ -1,12 +1,12 @@
 // The page's settings: one object, the single source of truth (method, its base and parameters, a rule
 // per layer, target, contrast, colour map, model, views). The controls are its view: `show` writes it
 // into them, each control's listener writes into it. Persistence (localStorage) and share links
-// (#s=<base64url(JSON)>) live here too, with the drawing beside the settings.
+// (#s=<base64url(JSON)>, or deflated: #z=) live here too, with the drawing beside the settings.
 import { methodTable } from './engine.js';
 
 const $ = (id) => document.getElementById(id);
 const STORAGE_KEY = 'lrp-live-state-v1';
-export const SLIDERS = ['epsilon', 'gamma', 'alpha', 'bias_factor', 'steps', 'samples', 'sigma'];
+export const SLIDERS = ['epsilon', 'gamma', 'alpha', 'bias_factor', 'steps', 'samples', 'sigma', 'patch', 'stride'];
 // checkboxes: element id -> settings key
 const CHECKS = { normalize: 'normalize', 'show-all': 'showAll', 'show-layers': 'showLayers', 'show-overlay': 'overlay' };
 
@@ -25,6 +25,8 @@ export const settings = {
   overlay: true,
   watermark: false,
 };
+// the settings of a first visit, before the sliders are read (`reset` goes back to them)
+const DEFAULTS = JSON.stringify(settings);
 
 const row = (name) => methodTable().methods.find((m) => m.name === name);
 
@@ -32,7 +34,7 @@ const row = (name) => methodTable().methods.find((m) => m.name === name);
 export function params(s = settings) {
   const v = (id) => Number(s.sliders[id] ?? $(id).value);
   const alpha = v('alpha');
-  return { epsilon: 10 ** v('epsilon'), gamma: 10 ** v('gamma'), alpha, beta: alpha - 1, bias_factor: v('bias_factor'), steps: v('steps'), samples: v('samples'), sigma: v('sigma'), seed: 0 };
+  return { epsilon: 10 ** v('epsilon'), gamma: 10 ** v('gamma'), alpha, beta: alpha - 1, bias_factor: v('bias_factor'), steps: v('steps'), samples: v('samples'), sigma: v('sigma'), seed: 0, patch: v('patch'), stride: v('stride') };
 }
 
 // The method as the engine reads it: `{ method, params, rules }`; a wrapper names its base (NAME:BASE).
@@ -92,7 +94,7 @@ export function show(s = settings) {
 // The slider read-outs, and only the sliders the method reads.
 export function showParams(s = settings) {
   const p = params(s);
-  const fmt = { epsilon: p.epsilon.toPrecision(2), gamma: p.gamma.toPrecision(2), alpha: `${p.alpha} (β = ${p.beta})`, bias_factor: p.bias_factor.toFixed(2), steps: p.steps, samples: p.samples, sigma: p.sigma.toFixed(2) };
+  const fmt = { epsilon: p.epsilon.toPrecision(2), gamma: p.gamma.toPrecision(2), alpha: `${p.alpha} (β = ${p.beta})`, bias_factor: p.bias_factor.toFixed(2), steps: p.steps, samples: p.samples, sigma: p.sigma.toFixed(2), patch: `${p.patch} px`, stride: `${p.stride} px` };
   for (const id of SLIDERS) $(`${id}-val`).textContent = String(fmt[id]);
   const used = usedParams(s);
   document.querySelectorAll('.param').forEach((el) => { el.hidden = !used.includes(el.dataset.param); });
@@ -104,8 +106,7 @@ function applyDefaults(name) {
   for (const [param, value] of (r && r.defaults) || []) {
     const el = $(param);
     if (!el || el.type !== 'range') continue;
-    const spec = methodTable().params.find((p) => p.name === param);
-    settings.sliders[param] = String(spec && spec.log ? Math.log10(value) : value);
+    settings.sliders[param] = sliderValue(param, value);
     el.value = settings.sliders[param];
   }
 }
@@ -136,6 +137,18 @@ export function bind(changed) {
   $('target').addEventListener('change', (e) => { settings.target = Number(e.target.value); changed('target'); });
   $('contrast').addEventListener('change', (e) => { settings.contrast = Number(e.target.value); changed('contrast'); });
   $('colormap').addEventListener('change', (e) => { settings.colormap = e.target.value; changed('colormap'); });
+}
+
+// Back to the settings of a first visit, the sliders at their HTML values (before a lesson's chapter).
+export function reset() {
+  Object.assign(settings, JSON.parse(DEFAULTS));
+  for (const id of SLIDERS) settings.sliders[id] = $(id).defaultValue;
+}
+
+// A slider's value from a parameter's value (log-scale sliders hold the exponent).
+export function sliderValue(param, value) {
+  const spec = methodTable().params.find((p) => p.name === param);
+  return String(spec && spec.log ? Math.log10(value) : value);
 }
 
 // A rule per layer chosen in the layer view: the method becomes `custom`.
@@ -190,22 +203,48 @@ export function restored() {
   }
 }
 
-// The settings and drawing as a URL: #s=<base64url(JSON)>.
+// The settings and drawing as a URL: #s=<base64url(JSON)>, or (`compactUrl`, for QR codes) the same
+// JSON deflated: #z=<base64url(deflate-raw(JSON))>, a drawn digit in about a quarter of the length.
+const b64url = (bytes) => btoa(Array.from(bytes, (b) => String.fromCharCode(b)).join('')).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+const unb64url = (text) => Uint8Array.from(atob(text.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0));
+const withHash = (hash) => { const u = new URL(location.href); u.hash = hash; return u.toString(); };
+
 export function shareUrl(drawing) {
-  const json = JSON.stringify(snapshot(drawing));
-  const b64 = btoa(String.fromCharCode(...new TextEncoder().encode(json))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-  const u = new URL(location.href);
-  u.hash = `s=${b64}`;
-  return u.toString();
+  return withHash(`s=${b64url(new TextEncoder().encode(JSON.stringify(snapshot(drawing))))}`);
 }
 
-export function fromHash() {
-  const m = location.hash.match(/^#s=([A-Za-z0-9_-]+)$/);
+export async function compactUrl(drawing) {
+  const stream = new Blob([JSON.stringify(snapshot(drawing))]).stream().pipeThrough(new CompressionStream('deflate-raw'));
+  return withHash(`z=${b64url(new Uint8Array(await new Response(stream).arrayBuffer()))}`);
+}
+
+// A shared state's JSON is at most this long once inflated (a drawing of long strokes is ~50 KB).
+const MAX_SHARED = 1 << 20;
+
+async function inflate(bytes) {
+  const reader = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('deflate-raw')).getReader();
+  const parts = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.length;
+    if (total > MAX_SHARED) {
+      reader.cancel();
+      throw new Error('the shared state is too large');
+    }
+    parts.push(value);
+  }
+  return new TextDecoder().decode(await new Blob(parts).arrayBuffer());
+}
+
+// The state in the URL's hash (#s= or #z=), or null when there is none or it does not decode.
+export async function fromHash() {
+  const m = location.hash.match(/^#([sz])=([A-Za-z0-9_-]+)$/);
   if (!m) return null;
   try {
-    const b64 = m[1].replace(/-/g, '+').replace(/_/g, '/');
-    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-    return JSON.parse(new TextDecoder().decode(bytes));
+    const bytes = unb64url(m[2]);
+    return JSON.parse(m[1] === 's' ? new TextDecoder().decode(bytes) : await inflate(bytes));
   } catch {
     return null;
   }
