@@ -214,11 +214,12 @@ fn a_failed_load_changes_nothing_and_a_good_one_explains() {
 
 #[test]
 fn the_shipped_cnn_exported_from_pytorch_explains_exactly_as_the_shipped_file() {
-    // tests/fixtures/onnx/mnist-cnn.onnx: models/cnn.safetensors written as PyTorch, ending in
-    // log_softmax, exported by TorchScript; the import must be the same network, bit for bit
+    // tests/fixtures/onnx/mnist-cnn.onnx: the shipped CNN in float32 (mnist-cnn.safetensors beside it;
+    // models/cnn.safetensors holds it in float16) written as PyTorch, ending in log_softmax, exported by
+    // TorchScript; the import must be the same network, bit for bit
     let onnx = import_onnx(&fixture("mnist-cnn.onnx"), &OnnxOptions::default()).unwrap();
     assert!(onnx.meta().description.contains("LogSoftmax was removed"), "{}", onnx.meta().description);
-    let shipped_bytes = std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/cnn.safetensors")).unwrap();
+    let shipped_bytes = std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/onnx/mnist-cnn.safetensors")).unwrap();
     let shipped = Model::try_from(shipped_bytes.as_slice()).unwrap();
     assert_eq!(onnx.layers(), shipped.layers());
     let (mut a, mut b) = (Explainer::new(&onnx), Explainer::new(&shipped));

@@ -168,9 +168,9 @@ fn an_engine_without_a_model_says_so() {
 #[cfg(feature = "onnx")]
 #[wasm_bindgen_test]
 fn an_onnx_model_loads_in_wasm_and_explains_as_the_same_safetensors_model() {
-    // the shipped CNN exported by PyTorch (tests/fixtures/onnx/mnist-cnn.onnx) against the shipped file
+    // the shipped CNN exported by PyTorch (tests/fixtures/onnx/mnist-cnn.onnx) against its float32 file
     let onnx = include_bytes!("fixtures/onnx/mnist-cnn.onnx");
-    let shipped = include_bytes!("../models/cnn.safetensors");
+    let shipped = include_bytes!("fixtures/onnx/mnist-cnn.safetensors");
     let (mut a, mut b) = (Engine::new(), Engine::new());
     let info = a.load_model(onnx, obj(r#"{"format": "onnx", "name": "mnist-cnn.onnx", "mean": [0], "std": [1]}"#)).unwrap();
     assert!(get(&info, "description").as_string().unwrap().contains("LogSoftmax was removed"));

@@ -25,7 +25,7 @@ the ONNX file and the Graph share every parameter. The fixtures cover both expor
     concat   two branches concatenated                      TorchScript, opset 15
     softmax  a CNN ending in Softmax (removed on import)    TorchScript, opset 17
 
-and `mnist-cnn.onnx`, the shipped models/cnn.safetensors written as PyTorch (ending in log_softmax,
+and `mnist-cnn.onnx`, the shipped CNN in float32 (tests/fixtures/onnx/mnist-cnn.safetensors; models/cnn.safetensors holds it in float16) written as PyTorch (ending in log_softmax,
 as PyTorch's MNIST example) and exported (TorchScript, opset 17), for the page's drop test and the
 check that the import equals the shipped model; and `sigmoid.onnx`, a CNN with Sigmoid activations
 that the importer refuses.
@@ -184,10 +184,10 @@ class MnistCnn(torch.nn.Module):
 
 
 def shipped_cnn(out):
-    """mnist-cnn.onnx: the shipped CNN's weights (models/cnn.safetensors) exported from PyTorch, for the
+    """mnist-cnn.onnx: the shipped CNN's float32 weights (tests/fixtures/onnx/mnist-cnn.safetensors) exported from PyTorch, for the
     page's drop test and the check that it matches the shipped model."""
     from safetensors.numpy import load_file
-    t = load_file(str(pathlib.Path(__file__).resolve().parent.parent.parent / "models" / "cnn.safetensors"))
+    t = load_file(str(pathlib.Path(__file__).resolve().parent.parent / "fixtures" / "onnx" / "mnist-cnn.safetensors"))
     net = MnistCnn().eval()
     layers = [net.features[0], net.features[3], net.classifier[0], net.classifier[2]]
     with torch.no_grad():

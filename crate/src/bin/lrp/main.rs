@@ -218,6 +218,13 @@ enum Cmd {
         /// The model's name (default: the file's stem)
         #[arg(long)]
         name: Option<String>,
+        /// Store weight tensors of N values or more as float16, as `lrp train` does (a recorded test
+        /// accuracy is measured again on the stored model)
+        #[arg(long, value_name = "N")]
+        f16_from: Option<usize>,
+        /// The MNIST test set, to measure a recorded accuracy again (with --f16-from)
+        #[arg(long, default_value = "../shared/data/mnist")]
+        data: PathBuf,
     },
     /// Train a model on MNIST with the crate's own layers
     Train(train::TrainArgs),
@@ -470,14 +477,17 @@ fn run(cli: Cli) -> lrp::Result<()> {
             print_json(&ModelInfo::of(&model));
         }
         Cmd::Info { model } => print_json(&ModelInfo::of(&model.load()?)),
-        Cmd::Convert { file, out, onnx, name } => {
+        Cmd::Convert { file, out, onnx, name, f16_from, data } => {
             let mut model = load_model(&file, &onnx)?;
             if let Some(name) = name {
                 let mut meta = model.meta().clone();
                 meta.name = name;
                 model.set_meta(meta)?;
             }
-            std::fs::write(&out, model.to_safetensors()?).map_err(|e| io_err(&out, e))?;
+            if let Some(n) = f16_from {
+                model = train::stored_as_f16(&model, n, &data)?;
+            }
+            std::fs::write(&out, model.to_safetensors_with(f16_from.unwrap_or(usize::MAX))?).map_err(|e| io_err(&out, e))?;
             print_json(&ModelInfo::of(&model));
         }
         Cmd::Methods { json } => {
