@@ -96,6 +96,34 @@ fn every_method_runs_and_calls_share_no_method_state() {
 }
 
 #[wasm_bindgen_test]
+fn the_sanity_check_returns_a_map_and_three_measures_per_method_and_step() {
+    let mut e = engine();
+    e.set_pixels(&random_pixels(4)).unwrap();
+    let before = floats(&get(&e.explain(JsValue::UNDEFINED).unwrap(), "heatmap"));
+    let r = e.sanity_check(obj(r#"{"methods": ["gradient", "lrp-0"], "seed": 1}"#)).unwrap();
+    let steps = js_sys::Array::from(&get(&r, "steps"));
+    assert_eq!(steps.length(), 5, "the trained model, then four weighted layers random");
+    for (k, step) in steps.iter().enumerate() {
+        assert_eq!(js_sys::Array::from(&get(&step, "randomized")).length() as usize, k);
+        let maps = js_sys::Array::from(&get(&step, "maps"));
+        assert_eq!(maps.length(), 2);
+        assert_eq!(floats(&maps.get(1)).len(), 784);
+        for key in ["spearman", "spearman_abs", "ssim"] {
+            let v: Vec<f64> = js_sys::Array::from(&get(&step, key)).iter().map(|x| x.as_f64().unwrap()).collect();
+            assert_eq!(v.len(), 2);
+            if k == 0 {
+                assert!(v.iter().all(|x| (x - 1.0).abs() < 1e-5), "{key} of the trained model with itself");
+            }
+        }
+    }
+    assert!(e.sanity_check(obj(r#"{"methods": ["nope"]}"#)).is_err());
+    assert!(e.sanity_check(obj(r#"{"methods": []}"#)).is_err());
+    assert!(e.sanity_check(obj(r#"{"methods": ["gradient"], "seeds": 1}"#)).is_err(), "misspelt fields are refused");
+    // the engine's own model is untouched
+    assert_eq!(floats(&get(&e.explain(JsValue::UNDEFINED).unwrap(), "heatmap")), before);
+}
+
+#[wasm_bindgen_test]
 fn a_rule_per_layer() {
     let mut e = engine();
     e.set_pixels(&random_pixels(2)).unwrap();

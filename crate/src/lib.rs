@@ -13,11 +13,12 @@
 //! | [`model`] | layers with `forward`/`backward`, the model file (safetensors), LRP Toolbox import |
 //! | [`rules`] | the [`Rule`] enum, the stabilizer, the generic four-step rule |
 //! | [`composite`] | a rule per layer; the named presets |
-//! | [`attribution`] | [`Explainer`]: LRP, Gradient, Sensitivity, Gradient x Input, Simple Taylor, IG, SmoothGrad |
+//! | [`attribution`] | [`Explainer`]: LRP, Gradient, Sensitivity, Gradient x Input, Simple Taylor, IG, SmoothGrad, occlusion |
 //! | [`preprocess`] | a drawing (RGBA/grey, any size) to a 28x28 MNIST-style input |
 //! | [`photo`] | a photo to an ImageNet model's input: the evaluation crop, decoding with size limits |
 //! | [`heatmap`] | relevance to RGBA colours |
 //! | [`evaluate`] | pixel flipping and AOPC |
+//! | [`sanity`] | the sanity check: cascading randomisation, Spearman and SSIM |
 //! | [`report`] | the typed results the CLI prints and the page receives |
 //! | [`train`] | training (cross-entropy, Adam, augmentation) and evaluation |
 //!
@@ -43,6 +44,7 @@ pub mod photo;
 pub mod preprocess;
 pub mod report;
 pub mod rules;
+pub mod sanity;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod train;

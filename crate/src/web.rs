@@ -141,6 +141,16 @@ impl Default for CompareRequest {
     }
 }
 
+/// What [`Engine::sanity_check`] reads.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct SanityRequest {
+    methods: Vec<String>,
+    params: Params,
+    target: Option<usize>,
+    seed: u64,
+}
+
 /// What [`Engine::load_model`] reads.
 #[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -379,6 +389,34 @@ impl Engine {
         set(&out, "methods", &methods)?;
         set(&out, "random", &random)?;
         set(&out, "target", &JsValue::from(class as u32))?;
+        Ok(out)
+    }
+
+    /// The sanity check (Adebayo et al. 2018, see [`crate::sanity`]) on the current input: `methods`
+    /// (names of the table, at most as many as the comparison) with `params`, the cascade of randomised
+    /// layers from the top down with `seed`. Returns `{ methods, target, steps: [{ randomized, spearman,
+    /// ssim, maps }] }`, `maps` one Float32Array per method.
+    pub fn sanity_check(&mut self, request: JsValue) -> Result<JsValue, JsError> {
+        let req: SanityRequest = self::request(request, "sanity_check")?;
+        let model = self.model.as_ref().ok_or_else(|| bad("no model loaded"))?;
+        if req.methods.len() > MAX_COMPARED {
+            return Err(bad(format!("at most {MAX_COMPARED} methods")));
+        }
+        let methods =
+            req.methods.iter().map(|n| Method::from_name(n, model, &req.params).map(|m| (n.clone(), m))).collect::<Result<Vec<_>, _>>().map_err(js)?;
+        let report = crate::sanity::cascade(model, &self.pixels, &methods, req.target, req.seed).map_err(js)?;
+        let out = to_js(&report)?;
+        let steps = js_sys::Array::new();
+        for step in &report.steps {
+            let row = to_js(step)?;
+            let maps = js_sys::Array::new();
+            step.maps.iter().for_each(|m| {
+                maps.push(&floats(m));
+            });
+            set(&row, "maps", &maps)?;
+            steps.push(&row);
+        }
+        set(&out, "steps", &steps)?;
         Ok(out)
     }
 

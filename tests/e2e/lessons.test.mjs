@@ -38,6 +38,7 @@ async function expectChapter(page, n) {
     layers: document.querySelector('#show-layers').checked,
     compare: document.querySelector('#show-compare').checked,
     equiv: document.querySelector('#show-equiv').checked,
+    sanity: document.querySelector('#show-sanity').checked,
     watermark: document.querySelector('#stamp-watermark').checked,
     info: document.querySelector('#example-info').textContent,
     error: document.querySelector('#error').hidden ? '' : document.querySelector('#error').textContent,
@@ -50,6 +51,7 @@ async function expectChapter(page, n) {
   assert.equal(got.layers, !!st.showLayers);
   assert.equal(got.compare, (st.panels || []).includes('compare'));
   assert.equal(got.equiv, (st.panels || []).includes('equiv'));
+  assert.equal(got.sanity, (st.panels || []).includes('sanity'));
   assert.equal(got.watermark, !!st.watermark);
   for (const [k, v] of Object.entries(st.params || {})) {
     const spec = table.params.find((p) => p.name === k);
@@ -71,6 +73,7 @@ async function expectChapter(page, n) {
   assert.ok((await heatmapPixels(page)).some((v, i) => i % 4 !== 3 && v < 200), `chapter ${n}: a heatmap`);
   if (st.showLayers) await page.waitForFunction(() => document.querySelector('#layers').children.length > 0);
   if ((st.panels || []).includes('compare')) await page.waitForFunction(() => document.querySelectorAll('#compare-grid figure').length > 5, null, { timeout: 30000 });
+  if ((st.panels || []).includes('sanity')) await page.waitForFunction(() => document.querySelectorAll('#sanity-grid tr[data-method]').length > 3, null, { timeout: 30000 });
   if (st.model === 'lstm') await page.waitForFunction(() => { const s = document.querySelector('#time-strip'); return s && !s.hidden; });
 }
 

@@ -128,6 +128,7 @@ test('every wasm export survives garbage and the engine keeps working', async ()
       explain_request: (a, b) => e.explain({ method: a, target: b, contrast: a, params: { epsilon: b, steps: a }, rules: a }),
       explain_all_classes: (a) => e.explain_all_classes(a),
       compare: (a, b) => e.compare({ methods: [a], per_step: b, steps: a, random_repeats: b }),
+      sanity_check: (a, b) => e.sanity_check({ methods: [a], target: b, seed: a, params: { patch: b, stride: a } }),
       colorize: (a, b) => Engine.colorize(a, b, a, b),
       color_of: (a, b) => Engine.color_of(a, b),
       softmax_explanation: (a) => e.softmax_explanation(a),

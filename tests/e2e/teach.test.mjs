@@ -73,6 +73,41 @@ test('equivalences and pitfalls: LRP-0 = Gradient x Input, the Taylor root point
   await page.uncheck('#show-equiv');
 });
 
+test('sanity check: randomising the layers from the top changes LRP and gradient maps, and the numbers are shown', async () => {
+  const { page, problems } = S.ctx;
+  await clearPad(page);
+  await drawDigit(page, 1);
+  const ready = Number(await page.$eval('#sanity-grid', (g) => g.dataset.ready || 0));
+  await page.check('#show-sanity');
+  await page.waitForFunction((r) => Number(document.querySelector('#sanity-grid').dataset.ready || 0) > r, ready, { timeout: 30000 });
+  const rows = await page.$$eval('#sanity-grid tr[data-method]', (trs) => trs.map((tr) => ({
+    method: tr.dataset.method,
+    cells: [...tr.querySelectorAll('td')].map((td) => ({ rho: Number(td.dataset.spearman), abs: Number(td.dataset.spearmanAbs), ssim: Number(td.dataset.ssim), px: Array.from(td.querySelector('canvas').getContext('2d').getImageData(0, 0, 28, 28).data) })),
+  })));
+  const names = rows.map((r) => r.method);
+  for (const m of ['lrp-0', 'epsilon-plus', 'gradient', 'gradient-x-input', 'integrated-gradients', 'occlusion']) assert.ok(names.includes(m), `${m} is checked`);
+  for (const r of rows) {
+    assert.equal(r.cells.length, 5, `${r.method}: the trained model and four randomised layers`);
+    assert.ok(Math.abs(r.cells[0].rho - 1) < 1e-5 && Math.abs(r.cells[0].ssim - 1) < 1e-5, `${r.method}: the trained map is its own reference`);
+    assert.notDeepEqual(r.cells[1].px, r.cells[0].px, `${r.method}: the map changes when the top layer is random`);
+  }
+  // LRP and the gradients lose the trained map's ranking once the weights are random
+  for (const m of ['lrp-0', 'epsilon-plus', 'gradient', 'gradient-x-input']) {
+    const last = rows.find((r) => r.method === m).cells[4];
+    assert.ok(last.rho < 0.5, `${m}: Spearman ${last.rho} with every layer random`);
+  }
+  const caption = await page.textContent('#sanity-caption');
+  assert.match(caption, /4 layers randomised in turn from the top/);
+  const series = JSON.parse(await page.getAttribute('#sanity-rho', 'data-series'));
+  assert.equal(series.length, rows.length, 'one curve per method');
+  await page.locator('#sanity-title').scrollIntoViewIfNeeded();
+  await page.locator('section[aria-labelledby="sanity-title"]').screenshot({ path: path.join(ARTIFACTS, 'sanity-check.png') });
+  console.log(`# sanity check: ${caption}`);
+  await page.uncheck('#show-sanity');
+  assert.equal(await page.$$eval('#sanity-grid tr', (t) => t.length), 0, 'closing the panel clears it');
+  assert.deepEqual(problems, []);
+});
+
 test('Clever Hans: the watermark flips the prediction and the heatmap lights up the corner', async () => {
   const { page } = S.ctx;
   await change(page, () => page.selectOption('#model', 'clever-hans'));

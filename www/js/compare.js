@@ -3,7 +3,7 @@
 // against a random order, methods ranked by AOPC. Runs when a stroke ends, not on every pointer move.
 import { call, colorize, methodTable } from './engine.js';
 import { params, methodRequest } from './settings.js';
-import { putRGBA } from './view.js';
+import { putRGBA, plotCanvas, yGrid } from './view.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -70,14 +70,7 @@ export class ComparePanel {
 // The pixel-flipping curves with axes: x the pixels removed (8 per step, of the input's), y the logit,
 // ticks and labels on both; drawn at the screen's pixel density.
 function plotCurves(canvas, m, random, perStep, total) {
-  const dpr = window.devicePixelRatio || 1;
-  const cssW = canvas.clientWidth || 420;
-  const cssH = canvas.clientHeight || 200;
-  canvas.width = Math.round(cssW * dpr);
-  canvas.height = Math.round(cssH * dpr);
-  const ctx = canvas.getContext('2d');
-  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-  ctx.clearRect(0, 0, cssW, cssH);
+  const { ctx, cssW, cssH } = plotCanvas(canvas, 420, 200);
   const box = { l: 46, r: cssW - 10, t: 24, b: cssH - 34 };
   const all = [...m.values, ...random.values, 0];
   const lo = Math.min(...all);
@@ -93,18 +86,10 @@ function plotCurves(canvas, m, random, perStep, total) {
   ctx.strokeStyle = '#c8cdd3';
   ctx.lineWidth = 1;
   // y ticks: the range's ends and zero
-  ctx.textAlign = 'right';
-  ctx.textBaseline = 'middle';
   const ticks = [];
   for (const v of [hi, 0, lo]) if (ticks.every((t) => Math.abs(y(t) - y(v)) >= 14)) ticks.push(v);
   const label = (v) => { const t = Number(v.toFixed(2)); return (t === 0 ? 0 : t).toFixed(2); };
-  for (const v of ticks) {
-    ctx.beginPath();
-    ctx.moveTo(box.l - 4, y(v));
-    ctx.lineTo(box.r, y(v));
-    ctx.stroke();
-    ctx.fillText(label(v), box.l - 6, y(v));
-  }
+  yGrid(ctx, box, y, ticks, label);
   // x ticks: 0, a quarter, a half, three quarters, all of the removed pixels
   ctx.textAlign = 'center';
   ctx.textBaseline = 'top';

@@ -392,6 +392,15 @@ function refreshPanels(toggled) {
   if ($('show-compare').checked) panels.compare.render();
   else if (toggled) panels.compare.clear();
   if ($('show-equiv').checked) panels.equiv.render();
+  if ($('show-sanity').checked) sanityPanel().then((p) => p.render());
+  else if (toggled && sanity) sanity.then((p) => p.clear());
+}
+
+// The sanity check's panel (sanity.js), imported the first time it opens.
+let sanity = null;
+function sanityPanel() {
+  sanity ??= import('./sanity.js').then(({ SanityPanel }) => new SanityPanel(panels.ui));
+  return sanity.catch((e) => { showError(`the sanity check: ${e.message}`); sanity = null; return { render() {}, clear() {} }; });
 }
 
 // A rule chosen in the layer view: the method becomes "custom" (a rule per layer).
@@ -456,8 +465,9 @@ async function prepare(chapter) {
   $('model').value = settings.model;
   S.show();
   const open = st.panels || [];
-  for (const name of ['compare', 'equiv']) $(`show-${name}`).checked = open.includes(name);
+  for (const name of ['compare', 'equiv', 'sanity']) $(`show-${name}`).checked = open.includes(name);
   if (!open.includes('compare')) panels.compare.clear();
+  if (!open.includes('sanity') && sanity) sanity.then((p) => p.clear());
   if (Number.isInteger(chapter.digit) && (await ensureDigits()) && chapter.digit < state.digits) showDigit(chapter.digit, false);
   else {
     pad.fromJSON(drawing || []);
@@ -534,7 +544,7 @@ function wire() {
     heavyWork.setWatermark(settings.watermark);
     schedule('watermark');
   });
-  for (const id of ['show-compare', 'show-equiv', 'shared-scale']) $(id).addEventListener('change', () => refreshPanels(true));
+  for (const id of ['show-compare', 'show-equiv', 'show-sanity', 'shared-scale']) $(id).addEventListener('change', () => refreshPanels(true));
   $('tour-start').addEventListener('click', () => tour(0));
   $('lessons-start').addEventListener('click', () => {
     if (lessonInHash() === 1) openLesson(1);
@@ -615,7 +625,7 @@ async function main() {
   }
   const colours = () => { const [p, n] = COLOUR_NAMES[settings.colormap] || COLOUR_NAMES.bwr; return `${p[0].toUpperCase()}${p.slice(1)} / ${n}`; };
   const ui = { engine, settings, pad, showError, colours, info: () => state.info, result: () => state.result };
-  panels = { compare: new ComparePanel(ui), equiv: new EquivalencePanel(ui), exports: new Exports(ui) };
+  panels = { ui, compare: new ComparePanel(ui), equiv: new EquivalencePanel(ui), exports: new Exports(ui) };
   S.buildControls();
   try {
     models = JSON.parse(new TextDecoder().decode(await fetchBytes('models/index.json'))).map((m) => m.stem);

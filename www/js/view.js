@@ -48,6 +48,34 @@ export class Bars {
   }
 }
 
+// A plot's canvas at the screen's pixel density: sized from its CSS box (or w x h), cleared; drawing
+// coordinates are CSS pixels.
+export function plotCanvas(canvas, w, h) {
+  const dpr = window.devicePixelRatio || 1;
+  const cssW = canvas.clientWidth || w;
+  const cssH = canvas.clientHeight || h;
+  canvas.width = Math.round(cssW * dpr);
+  canvas.height = Math.round(cssH * dpr);
+  const ctx = canvas.getContext('2d');
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.clearRect(0, 0, cssW, cssH);
+  return { ctx, cssW, cssH };
+}
+
+// A plot's horizontal grid lines at `ticks` (values; `y` maps a value to the canvas) with their labels
+// left of the box, in the context's current stroke and fill.
+export function yGrid(ctx, box, y, ticks, label) {
+  ctx.textAlign = 'right';
+  ctx.textBaseline = 'middle';
+  for (const v of ticks) {
+    ctx.beginPath();
+    ctx.moveTo(box.l - 4, y(v));
+    ctx.lineTo(box.r, y(v));
+    ctx.stroke();
+    ctx.fillText(label(v), box.l - 6, y(v));
+  }
+}
+
 export function renderColorbar(canvas, colorOf) {
   const ctx = canvas.getContext('2d');
   const img = ctx.createImageData(canvas.width, canvas.height);
