@@ -47,9 +47,9 @@ for (const size of SIZES) {
       await settled(page, s);
     }
     // the teaching panels render on their own (no new explanation of the main view)
-    await page.check('#show-compare');
-    await page.check('#show-equiv');
+    for (const id of ['compare', 'equiv', 'ab', 'hans', 'sanity']) await page.check(`#show-${id}`);
     await page.waitForFunction(() => document.querySelectorAll('#compare-grid canvas').length > 0);
+    await page.waitForFunction(() => ['#ab-maps', '#hans-grid', '#sanity-grid'].every((g) => Number(document.querySelector(g).dataset.ready || 0) > 0), null, { timeout: 60000 });
     await page.waitForTimeout(300);
     const wide = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, view: document.documentElement.clientWidth }));
     assert.ok(wide.scroll <= wide.view, `no horizontal scroll: ${wide.scroll} > ${wide.view}`);

@@ -108,6 +108,73 @@ test('sanity check: randomising the layers from the top changes LRP and gradient
   assert.deepEqual(problems, []);
 });
 
+test('A | B: two methods, then two models, on the same drawing: both maps, their difference, both curves with AOPC', async () => {
+  const { page, problems } = S.ctx;
+  await clearPad(page);
+  await drawDigit(page, 4);
+  const ready = () => page.$eval('#ab-maps', (g) => Number(g.dataset.ready || 0));
+  let r0 = await ready();
+  await page.check('#show-ab');
+  await page.waitForFunction((r) => Number(document.querySelector('#ab-maps').dataset.ready || 0) > r, r0, { timeout: 30000 });
+  // A is the page's model and method, B the gradient of the same model
+  assert.equal(await page.$eval('#ab-method-a', (s) => s.value), await page.$eval('#method', (s) => s.value));
+  assert.equal(await page.$eval('#ab-method-b', (s) => s.value), 'gradient');
+  const read = () => page.evaluate(() => {
+    const px = (id) => Array.from(document.getElementById(id).getContext('2d').getImageData(0, 0, 28, 28).data);
+    return { a: px('ab-a'), b: px('ab-b'), diff: px('ab-diff'), main: px('heatmap'), data: { ...document.querySelector('#ab-caption').dataset }, curves: JSON.parse(document.querySelector('#ab-plot').dataset.curves), pred: document.querySelector('#prediction').dataset.class };
+  });
+  let v = await read();
+  assert.deepEqual(v.a, v.main, 'A is the main view\'s heatmap');
+  assert.notDeepEqual(v.a, v.b, 'two methods, two maps');
+  assert.ok(v.diff.some((x, i) => i % 4 !== 3 && x !== 255), 'a difference map');
+  assert.equal(v.curves.length, 2);
+  assert.ok(Number(v.data.difference) > 0 && Number.isFinite(Number(v.data.aopcA)) && Number.isFinite(Number(v.data.aopcB)));
+  // the same method on both sides: no difference
+  r0 = await ready();
+  await page.selectOption('#ab-method-b', await page.$eval('#ab-method-a', (s) => s.value));
+  await page.waitForFunction((r) => Number(document.querySelector('#ab-maps').dataset.ready || 0) > r, r0);
+  v = await read();
+  assert.equal(Number(v.data.difference), 0, 'A and B the same: the difference is zero');
+  assert.equal(v.data.aopcA, v.data.aopcB);
+  // two models: the MLP on B, each explaining the drawing with its own prediction
+  r0 = await ready();
+  await page.selectOption('#ab-model-b', 'mlp');
+  await page.waitForFunction((r) => Number(document.querySelector('#ab-maps').dataset.ready || 0) > r, r0, { timeout: 30000 });
+  v = await read();
+  assert.notDeepEqual(v.b, v.a, 'another model, another map');
+  assert.match(await page.textContent('#ab-b-caption'), /^B: mlp, /);
+  assert.equal(v.data.targetA, v.pred);
+  await page.locator('section[aria-labelledby="ab-title"]').screenshot({ path: path.join(ARTIFACTS, 'a-b.png') });
+  await page.uncheck('#show-ab');
+  assert.deepEqual(problems, []);
+});
+
+test('Clever Hans side by side: the clean CNN and the clever-hans model on the stamped drawing and 16 stamped test digits', async () => {
+  const { page, problems } = S.ctx;
+  await clearPad(page);
+  await drawDigit(page, 3);
+  const r0 = await page.$eval('#hans-grid', (g) => Number(g.dataset.ready || 0));
+  await page.check('#show-hans');
+  await page.waitForFunction((r) => Number(document.querySelector('#hans-grid').dataset.ready || 0) > r, r0, { timeout: 60000 });
+  const got = await page.evaluate(() => ({
+    clean: { ...document.querySelector('#hans-cnn').dataset },
+    hans: { ...document.querySelector('#hans-clever-hans').dataset },
+    rows: [...document.querySelectorAll('#hans-grid tr[data-model]')].map((tr) => ({ model: tr.dataset.model, cells: tr.querySelectorAll('td[data-digit]').length, ...tr.querySelector('td.hans-share').dataset })),
+  }));
+  // the watermark makes the clever-hans model call the 3 a 7 and look at the corner; the clean CNN does not
+  assert.equal(got.hans.prediction, '7');
+  assert.equal(got.clean.prediction, '3');
+  assert.ok(Number(got.hans.share) > 0.3 && Number(got.clean.share) < 0.05, `corner shares: clean ${got.clean.share}, clever-hans ${got.hans.share}`);
+  assert.deepEqual(got.rows.map((r) => [r.model, r.cells]), [['cnn', 16], ['clever-hans', 16]]);
+  const [clean, hans] = got.rows;
+  assert.ok(Number(hans.share) > 0.3 && Number(clean.share) < 0.05, `mean corner shares: clean ${clean.share}, clever-hans ${hans.share}`);
+  assert.ok(Number(hans.hits) >= 14 && Number(clean.hits) <= 1, `called 7: clean ${clean.hits}, clever-hans ${hans.hits}`);
+  await page.locator('section[aria-labelledby="hans-title"]').screenshot({ path: path.join(ARTIFACTS, 'clever-hans-side-by-side.png') });
+  console.log(`# Clever Hans side by side: corner share clean ${(100 * clean.share).toFixed(1)} %, clever-hans ${(100 * hans.share).toFixed(1)} %; called 7: ${clean.hits} and ${hans.hits} of 16`);
+  await page.uncheck('#show-hans');
+  assert.deepEqual(problems, []);
+});
+
 test('Clever Hans: the watermark flips the prediction and the heatmap lights up the corner', async () => {
   const { page } = S.ctx;
   await change(page, () => page.selectOption('#model', 'clever-hans'));

@@ -8,6 +8,24 @@ export async function createEngine() {
   return new Engine();
 }
 
+// An engine of its own with a shipped model (the A | B and Clever Hans panels), loaded once per model;
+// a load that fails is not kept, so the next call tries again.
+const modelEngines = new Map();
+export function modelEngine(stem) {
+  if (!modelEngines.has(stem)) {
+    const p = (async () => {
+      const r = await fetch(`models/${stem}.safetensors`);
+      if (!r.ok) throw new Error(`models/${stem}.safetensors: HTTP ${r.status}`);
+      const e = new Engine();
+      const info = e.load_model(new Uint8Array(await r.arrayBuffer()), { format: 'safetensors' });
+      return { engine: e, info };
+    })();
+    p.catch(() => modelEngines.delete(stem));
+    modelEngines.set(stem, p);
+  }
+  return modelEngines.get(stem);
+}
+
 // An ONNX file to this project's .safetensors bytes, by the engine's ONNX build (pkg-onnx, loaded on the
 // first .onnx file only, so that the first load of the page stays small). Returns { value } or { error }.
 let onnxEngine = null;

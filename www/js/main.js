@@ -392,15 +392,22 @@ function refreshPanels(toggled) {
   if ($('show-compare').checked) panels.compare.render();
   else if (toggled) panels.compare.clear();
   if ($('show-equiv').checked) panels.equiv.render();
-  if ($('show-sanity').checked) sanityPanel().then((p) => p.render());
-  else if (toggled && sanity) sanity.then((p) => p.clear());
+  for (const name of Object.keys(LAZY)) {
+    if ($(`show-${name}`).checked) lazyPanel(name).then((p) => p.render());
+    else if (toggled && lazy[name]) lazy[name].then((p) => p.clear());
+  }
 }
 
-// The sanity check's panel (sanity.js), imported the first time it opens.
-let sanity = null;
-function sanityPanel() {
-  sanity ??= import('./sanity.js').then(({ SanityPanel }) => new SanityPanel(panels.ui));
-  return sanity.catch((e) => { showError(`the sanity check: ${e.message}`); sanity = null; return { render() {}, clear() {} }; });
+// The panels imported the first time they open (name: its check box is show-NAME): module and class.
+const LAZY = { sanity: ['./sanity.js', 'SanityPanel'], ab: ['./ab.js', 'AbPanel'], hans: ['./cleverhans.js', 'CleverHansPanel'] };
+const lazy = {};
+function lazyPanel(name) {
+  lazy[name] ??= import(LAZY[name][0]).then((m) => new m[LAZY[name][1]](panels.ui)).catch((e) => {
+    showError(`the panel ${name}: ${e.message}`);
+    delete lazy[name];
+    return { render() {}, clear() {} };
+  });
+  return lazy[name];
 }
 
 // A rule chosen in the layer view: the method becomes "custom" (a rule per layer).
@@ -465,9 +472,9 @@ async function prepare(chapter) {
   $('model').value = settings.model;
   S.show();
   const open = st.panels || [];
-  for (const name of ['compare', 'equiv', 'sanity']) $(`show-${name}`).checked = open.includes(name);
+  for (const name of ['compare', 'equiv', ...Object.keys(LAZY)]) $(`show-${name}`).checked = open.includes(name);
   if (!open.includes('compare')) panels.compare.clear();
-  if (!open.includes('sanity') && sanity) sanity.then((p) => p.clear());
+  for (const name of Object.keys(LAZY)) if (!open.includes(name) && lazy[name]) lazy[name].then((p) => p.clear());
   if (Number.isInteger(chapter.digit) && (await ensureDigits()) && chapter.digit < state.digits) showDigit(chapter.digit, false);
   else {
     pad.fromJSON(drawing || []);
@@ -544,7 +551,7 @@ function wire() {
     heavyWork.setWatermark(settings.watermark);
     schedule('watermark');
   });
-  for (const id of ['show-compare', 'show-equiv', 'show-sanity', 'shared-scale']) $(id).addEventListener('change', () => refreshPanels(true));
+  for (const id of ['show-compare', 'show-equiv', 'shared-scale', ...Object.keys(LAZY).map((n) => `show-${n}`)]) $(id).addEventListener('change', () => refreshPanels(true));
   $('tour-start').addEventListener('click', () => tour(0));
   $('lessons-start').addEventListener('click', () => {
     if (lessonInHash() === 1) openLesson(1);
@@ -624,7 +631,7 @@ async function main() {
     return;
   }
   const colours = () => { const [p, n] = COLOUR_NAMES[settings.colormap] || COLOUR_NAMES.bwr; return `${p[0].toUpperCase()}${p.slice(1)} / ${n}`; };
-  const ui = { engine, settings, pad, showError, colours, info: () => state.info, result: () => state.result };
+  const ui = { engine, settings, pad, showError, colours, info: () => state.info, result: () => state.result, ensureDigits, get models() { return models; } };
   panels = { ui, compare: new ComparePanel(ui), equiv: new EquivalencePanel(ui), exports: new Exports(ui) };
   S.buildControls();
   try {
