@@ -536,3 +536,53 @@ fn occlusion_validates_its_patch_and_blanks_every_channel() {
     assert_eq!(&e.heatmap[..plane], &e.heatmap[plane..2 * plane]);
     assert_eq!(&e.heatmap[..plane], &e.heatmap[2 * plane..]);
 }
+
+#[test]
+fn conditional_heatmaps_of_all_channels_add_up_to_the_heatmap() {
+    // Concept Relevance Propagation: the rules are linear in the relevance from above, so the heatmaps
+    // of the relevance through each channel of a value sum to the whole heatmap
+    for bias in [false, true] {
+        let model = tiny_cnn(2, bias);
+        let mut ex = Explainer::new(&model);
+        let x = random_pixels(5);
+        let q = Query::default();
+        for name in ["epsilon-plus", "lrp-0", "epsilon-gamma-box"] {
+            let m = Method::from_name(name, &model, &Params::default()).unwrap();
+            let full = ex.explain(&model, &x, &m, &q).unwrap().clone();
+            for value in 1..model.shapes().len() {
+                let channels = model.shapes()[value].c;
+                let mut sum = vec![0.0f32; 784];
+                for c in 0..channels {
+                    let e = ex.explain_conditional(&model, &x, &m, &q, value, c).unwrap();
+                    sum.iter_mut().zip(&e.heatmap).for_each(|(s, v)| *s += v);
+                }
+                assert_close(&sum, &full.heatmap, 1e-4, &format!("{name}, bias {bias}, value {value} ({channels} channels)"));
+            }
+            // and nothing is left behind: the plain explanation is the same as before
+            assert_eq!(ex.explain(&model, &x, &m, &q).unwrap().heatmap, full.heatmap);
+        }
+    }
+}
+
+#[test]
+fn a_conditional_heatmap_conserves_its_channels_relevance_under_bias_free_lrp0() {
+    let model = tiny_cnn(3, false);
+    let mut ex = Explainer::new(&model);
+    let x = random_pixels(6);
+    let m = Method::from_name("lrp-0", &model, &Params::default()).unwrap();
+    ex.explain(&model, &x, &m, &Query::default()).unwrap();
+    // value 2: the first convolution's ReLU output, 4 channels of 24 x 24
+    let plane = model.shapes()[2].h * model.shapes()[2].w;
+    let per_channel: Vec<f32> = ex.layer_relevance(2).unwrap().chunks(plane).map(|c| c.iter().sum()).collect();
+    for (c, &r) in per_channel.iter().enumerate() {
+        let e = ex.explain_conditional(&model, &x, &m, &Query::default(), 2, c).unwrap();
+        assert!((e.total() - r).abs() <= 1e-4 * (1.0 + r.abs()), "channel {c}: heatmap {} vs channel relevance {r}", e.total());
+    }
+    assert!(per_channel.iter().filter(|r| r.abs() > 1e-3).count() >= 2, "several channels carry relevance");
+    // refused: a gradient method, the input, a channel that does not exist
+    let g = Method::from_name("gradient", &model, &Params::default()).unwrap();
+    assert!(matches!(ex.explain_conditional(&model, &x, &g, &Query::default(), 2, 0), Err(LrpError::InvalidParameter(_))));
+    assert!(matches!(ex.explain_conditional(&model, &x, &m, &Query::default(), 0, 0), Err(LrpError::InvalidParameter(_))));
+    assert!(matches!(ex.explain_conditional(&model, &x, &m, &Query::default(), 2, 4), Err(LrpError::InvalidParameter(_))));
+    assert!(ex.explain_conditional(&model, &x, &m, &Query::default(), model.shapes().len(), 0).is_err());
+}

@@ -108,11 +108,25 @@ pub(crate) struct ExplainRequest {
     pub(crate) normalize: bool,
     /// Also return the relevance of every value of the graph (`layer_maps`).
     pub(crate) layers: bool,
+    /// Also return every value of the forward pass (`layer_acts`).
+    pub(crate) activations: bool,
+    /// `[value, channel]`: only the relevance through that channel (Concept Relevance Propagation).
+    pub(crate) condition: Option<[usize; 2]>,
 }
 
 impl Default for ExplainRequest {
     fn default() -> Self {
-        ExplainRequest { method: "epsilon-plus".into(), params: Params::default(), rules: None, target: None, contrast: None, normalize: false, layers: false }
+        ExplainRequest {
+            method: "epsilon-plus".into(),
+            params: Params::default(),
+            rules: None,
+            target: None,
+            contrast: None,
+            normalize: false,
+            layers: false,
+            activations: false,
+            condition: None,
+        }
     }
 }
 
@@ -325,7 +339,11 @@ impl Engine {
         let t0 = now();
         ex.predict(model, &self.pixels).map_err(js)?;
         let t1 = now();
-        let e = ex.explain(model, &self.pixels, method, &query).map_err(js)?;
+        let e = match req.condition {
+            Some([value, channel]) => ex.explain_conditional(model, &self.pixels, method, &query, value, channel),
+            None => ex.explain(model, &self.pixels, method, &query),
+        }
+        .map_err(js)?;
         let t2 = now();
         let summary = Summary::of(e, &req.method, model);
         // the rules are for the layer view (their strings cost more to hand over than the numbers)
@@ -339,6 +357,13 @@ impl Engine {
                 maps.push(&floats(ex.layer_relevance(i).unwrap_or(&[])));
             }
             set(&out, "layer_maps", &maps)?;
+        }
+        if req.activations {
+            let acts = js_sys::Array::new();
+            for i in 0..model.shapes().len() {
+                acts.push(&floats(ex.activation(i).unwrap_or(&[])));
+            }
+            set(&out, "layer_acts", &acts)?;
         }
         Ok(out)
     }
@@ -498,6 +523,39 @@ impl Engine {
             return Err(bad(format!("digit {i} out of range ({} loaded)", self.labels.len())));
         }
         Ok(self.images[i * PIXELS..(i + 1) * PIXELS].iter().map(|&b| b as f32 / 255.0).collect())
+    }
+
+    /// For every channel of value `value` (as in `layer_maps`), the `count` test digits among the first
+    /// `limit` loaded whose largest activation in that channel is highest, highest first: `[[index]]`.
+    pub fn top_digits(&mut self, value: usize, count: usize, limit: usize) -> Result<JsValue, JsError> {
+        let model = self.model.as_ref().ok_or_else(|| bad("no model loaded"))?;
+        if self.labels.is_empty() {
+            return Err(bad("no test digits loaded"));
+        }
+        if model.input_len() != PIXELS {
+            return Err(bad("top digits need a digit model (28x28 input)"));
+        }
+        let shape = *model.shapes().get(value).ok_or_else(|| bad(format!("value {value}: the model has {}", model.shapes().len())))?;
+        if count == 0 || count > 64 {
+            return Err(bad(format!("count must be 1..=64, got {count}")));
+        }
+        let plane = shape.h * shape.w;
+        let mut best: Vec<Vec<(f32, usize)>> = vec![Vec::with_capacity(count + 1); shape.c];
+        let mut x = vec![0.0f32; PIXELS];
+        for i in 0..limit.min(self.labels.len()) {
+            x.iter_mut().zip(&self.images[i * PIXELS..(i + 1) * PIXELS]).for_each(|(p, &b)| *p = b as f32 / 255.0);
+            self.explainer.predict(model, &x).map_err(js)?;
+            let a = self.explainer.activation(value).unwrap_or(&[]);
+            for (c, top) in best.iter_mut().enumerate() {
+                let m = a[c * plane..(c + 1) * plane].iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                if top.len() < count || m > top[top.len() - 1].0 {
+                    let at = top.partition_point(|(v, _)| *v >= m);
+                    top.insert(at, (m, i));
+                    top.truncate(count);
+                }
+            }
+        }
+        to_js(&best.iter().map(|t| t.iter().map(|(_, i)| *i).collect::<Vec<_>>()).collect::<Vec<_>>())
     }
 
     pub fn label(&self, i: u32) -> Result<u32, JsError> {

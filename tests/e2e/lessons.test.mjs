@@ -40,6 +40,7 @@ async function expectChapter(page, n) {
     equiv: document.querySelector('#show-equiv').checked,
     sanity: document.querySelector('#show-sanity').checked,
     ab: document.querySelector('#show-ab').checked,
+    net: document.querySelector('#show-net').checked,
     hans: document.querySelector('#show-hans').checked,
     watermark: document.querySelector('#stamp-watermark').checked,
     info: document.querySelector('#example-info').textContent,
@@ -53,7 +54,7 @@ async function expectChapter(page, n) {
   assert.equal(got.layers, !!st.showLayers);
   assert.equal(got.compare, (st.panels || []).includes('compare'));
   assert.equal(got.equiv, (st.panels || []).includes('equiv'));
-  for (const p of ['sanity', 'ab', 'hans']) assert.equal(got[p], (st.panels || []).includes(p), `chapter ${n}: panel ${p}`);
+  for (const p of ['net', 'sanity', 'ab', 'hans']) assert.equal(got[p], (st.panels || []).includes(p), `chapter ${n}: panel ${p}`);
   assert.equal(got.watermark, !!st.watermark);
   for (const [k, v] of Object.entries(st.params || {})) {
     const spec = table.params.find((p) => p.name === k);
@@ -75,6 +76,7 @@ async function expectChapter(page, n) {
   assert.ok((await heatmapPixels(page)).some((v, i) => i % 4 !== 3 && v < 200), `chapter ${n}: a heatmap`);
   if (st.showLayers) await page.waitForFunction(() => document.querySelector('#layers').children.length > 0);
   if ((st.panels || []).includes('compare')) await page.waitForFunction(() => document.querySelectorAll('#compare-grid figure').length > 5, null, { timeout: 30000 });
+  if ((st.panels || []).includes('net')) await page.waitForFunction(() => document.querySelectorAll('#net-layers .net-layer').length > 3, null, { timeout: 30000 });
   if ((st.panels || []).includes('hans')) await page.waitForFunction(() => document.querySelectorAll('#hans-grid tr[data-model]').length === 2, null, { timeout: 30000 });
   if ((st.panels || []).includes('sanity')) await page.waitForFunction(() => document.querySelectorAll('#sanity-grid tr[data-method]').length > 3, null, { timeout: 30000 });
   if (st.model === 'lstm') await page.waitForFunction(() => { const s = document.querySelector('#time-strip'); return s && !s.hidden; });

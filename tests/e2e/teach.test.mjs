@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { session, openPage, drawDigit, clearPad, heatmapPixels, settled, seq, methodTable, ARTIFACTS } from './helpers.mjs';
+import { session, openPage, drawDigit, drawStrokes, clearPad, heatmapPixels, settled, seq, methodTable, ARTIFACTS } from './helpers.mjs';
 
 const S = session({ before, after });
 
@@ -71,6 +71,55 @@ test('equivalences and pitfalls: LRP-0 = Gradient x Input, the Taylor root point
   assert.equal(await page.$eval('#method', (s) => s.value), 'epsilon-plus', 'the page keeps its method');
   await shot(page, 'equivalences', 'section[aria-labelledby="equiv-title"]');
   await page.uncheck('#show-equiv');
+});
+
+test('the network view: every channel\'s activation and relevance, channel sums equal to the layer view\'s totals, a channel\'s own heatmap and its top test digits', async () => {
+  const { page, problems } = S.ctx;
+  await clearPad(page);
+  await drawDigit(page, 2);
+  let s = await seq(page);
+  const hadLayers = await page.isChecked('#show-layers');
+  if (!hadLayers) {
+    await page.check('#show-layers');
+    await settled(page, s);
+  }
+  await page.check('#show-net');
+  await page.waitForFunction(() => document.querySelectorAll('#net-layers .net-layer').length > 0, null, { timeout: 30000 });
+  const layers = await page.$$eval('#net-layers .net-layer', (rows) => rows.map((r) => ({ value: Number(r.dataset.value), sum: Number(r.dataset.channelSum), total: Number(r.dataset.total), channels: r.querySelectorAll('.net-channel').length, shown: [...r.querySelectorAll('.net-channel')].reduce((a, b) => a + Number(b.dataset.relevance), 0) })));
+  // the CNN: ReLU 1, pool 1, ReLU 2, pool 2, the dense ReLU and the logits
+  assert.deepEqual(layers.map((l) => l.channels), [16, 16, 32, 32, 128, 10]);
+  // the layer view's totals, row by row (its rows are the layers from the output down)
+  const view = await page.$$eval('#layers tbody tr', (trs) => trs.map((tr) => tr.children[3].textContent));
+  for (const l of layers) {
+    assert.ok(Math.abs(l.sum - l.total) <= 1e-3 * (1 + Math.abs(l.total)), `value ${l.value}: channels sum to ${l.sum}, the layer to ${l.total}`);
+    assert.ok(Math.abs(l.shown - l.sum) <= 1e-3 * (1 + Math.abs(l.sum)), `value ${l.value}: the channels' own numbers`);
+    if (l.value < 10) {
+      // layer `value` reads this value: its row shows "from above → passed down" with passed down = total
+      const row = view[view.length - 1 - l.value];
+      assert.ok(row.includes(`→ ${l.total.toFixed(3)}`), `value ${l.value}: the layer view shows ${row}, the network view ${l.total.toFixed(3)}`);
+    }
+  }
+  // the channel of the second ReLU with the most relevance: its own heatmap (what of the input its
+  // relevance comes from; the engine's tests check that the channels' heatmaps add up to the heatmap)
+  // and the test digits that activate it most
+  const pick = await page.$$eval('#net-layers .net-layer[data-value="5"] .net-channel', (bs) => bs.map((b) => Number(b.dataset.relevance)).reduce((best, v, i, all) => (Math.abs(v) > Math.abs(all[best]) ? i : best), 0));
+  await page.click(`#net-layers .net-layer[data-value="5"] .net-channel[data-channel="${pick}"]`);
+  await page.waitForFunction(() => document.querySelectorAll('#net-top canvas').length === 6, null, { timeout: 30000 });
+  const crp = await page.$eval('#net-crp', (c) => ({ ...c.dataset }));
+  assert.equal(crp.value, '5');
+  assert.equal(crp.channel, String(pick));
+  const through = await page.getAttribute(`#net-layers .net-layer[data-value="5"] .net-channel[data-channel="${pick}"]`, 'data-relevance');
+  assert.ok(Number(crp.sum) !== 0 && Math.sign(Number(crp.sum)) === Math.sign(Number(through)), `the channel's heatmap sums to ${crp.sum}, of the ${through} through it`);
+  // live: another stroke redraws the view
+  const ready = Number(await page.$eval('#net-layers', (e) => e.dataset.ready));
+  s = await seq(page);
+  await drawStrokes(page, [[[60, 240], [220, 240]]]);
+  await settled(page, s);
+  assert.ok(Number(await page.$eval('#net-layers', (e) => e.dataset.ready)) > ready, 'redrawn while drawing');
+  await page.locator('section[aria-labelledby="net-title"]').screenshot({ path: path.join(ARTIFACTS, 'network-view.png') });
+  await page.uncheck('#show-net');
+  if (!hadLayers) await page.uncheck('#show-layers');
+  assert.deepEqual(problems, []);
 });
 
 test('sanity check: randomising the layers from the top changes LRP and gradient maps, and the numbers are shown', async () => {

@@ -8,7 +8,7 @@ import { showQr } from './qr.js';
 const $ = (id) => document.getElementById(id);
 // a chapter file is text for one page: anything larger is not one
 const MAX_BYTES = 64 * 1024;
-const PANELS = ['compare', 'equiv', 'sanity', 'ab', 'hans'];
+const PANELS = ['compare', 'equiv', 'net', 'sanity', 'ab', 'hans'];
 
 const el = (tag, props = {}, ...children) => {
   const e = Object.assign(document.createElement(tag), props);

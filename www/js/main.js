@@ -357,6 +357,8 @@ function render(r, all, { t0, pre, digit, worker }) {
   $('sum-line').textContent = sumLine(res);
   whySentence(res);
   if (lstmPanels) lstmPanels.render(res, state.info.input, settings.colormap);
+  // the network view follows the drawing live (the other panels when a stroke ends)
+  if ($('show-net').checked && lazy.net) lazy.net.then((p) => p.render());
   if (settings.showLayers && res.layers.length) {
     renderLayers($('layers'), state.info, res, (m, s) => paint(m, s), setLayerRule);
   } else if (!settings.showLayers && $('layers').children.length) {
@@ -399,7 +401,7 @@ function refreshPanels(toggled) {
 }
 
 // The panels imported the first time they open (name: its check box is show-NAME): module and class.
-const LAZY = { sanity: ['./sanity.js', 'SanityPanel'], ab: ['./ab.js', 'AbPanel'], hans: ['./cleverhans.js', 'CleverHansPanel'] };
+const LAZY = { net: ['./netview.js', 'NetworkView'], sanity: ['./sanity.js', 'SanityPanel'], ab: ['./ab.js', 'AbPanel'], hans: ['./cleverhans.js', 'CleverHansPanel'] };
 const lazy = {};
 function lazyPanel(name) {
   lazy[name] ??= import(LAZY[name][0]).then((m) => new m[LAZY[name][1]](panels.ui)).catch((e) => {

@@ -42,6 +42,12 @@ impl Explainer {
         let chain = model.is_chain();
         for k in (0..n).rev() {
             let (lo, hi) = self.rel.split_at_mut(k + 1);
+            // Concept Relevance Propagation: value k + 1 is complete here (its readers come later in
+            // the graph); keep only the chosen channel's relevance
+            if let Some((v, c)) = self.condition.filter(|(v, _)| *v == k + 1) {
+                let plane = model.shapes()[v].h * model.shapes()[v].w;
+                hi[0].iter_mut().enumerate().filter(|(i, _)| i / plane != c).for_each(|(_, r)| *r = 0.0);
+            }
             let r_out = &hi[0];
             let mut passed = 0.0;
             for (j, (&v, &sink)) in model.inputs(k).iter().zip(model.sinks(k)).enumerate() {

@@ -303,6 +303,8 @@ pub struct Explainer {
     /// The pixels `acts` were last computed for (every method leaves `acts` at its input), so that an
     /// explanation right after a prediction of the same input skips the second forward pass.
     forward_of: Vec<f32>,
+    /// Concept Relevance Propagation: LRP passes down only the relevance of this (value, channel).
+    condition: Option<(usize, usize)>,
 }
 
 impl Explainer {
@@ -544,6 +546,33 @@ impl Explainer {
             return Err(LrpError::InvalidInput(format!("the explanation overflowed at pixel {i}: the model's values are too large for f32")));
         }
         Ok(&self.out)
+    }
+
+    /// LRP of only the relevance that passes through channel `channel` of value `value` (Concept
+    /// Relevance Propagation, Achtibat et al. 2023: the relevance of every other channel of that value
+    /// is set to zero on the way down). `value` is as in [`Explainer::layer_relevance`] (1 to the
+    /// logits); a dense layer's channels are its units. The conditional heatmaps of all channels of a
+    /// value add up to the heatmap (the rules are linear in the relevance from above).
+    pub fn explain_conditional(&mut self, model: &Model, pixels: &[f32], method: &Method, query: &Query, value: usize, channel: usize) -> Result<&Explanation> {
+        if !matches!(method, Method::Lrp(_)) {
+            return Err(invalid_param("a conditional heatmap (one channel's relevance) needs an LRP method"));
+        }
+        let values = model.shapes().len();
+        if value == 0 || value >= values {
+            return Err(invalid_param(format!("value {value}: a channel of values 1 to {} (the input has no relevance to condition on)", values - 1)));
+        }
+        let channels = model.shapes()[value].c;
+        if channel >= channels {
+            return Err(invalid_param(format!("channel {channel} of value {value}, which has {channels}")));
+        }
+        self.condition = Some((value, channel));
+        // the activations of `pixels` are kept, but the forward pass runs again, so that a conditional
+        // explanation never reuses an unconditional one's state
+        self.forward_of.clear();
+        let r = self.explain(model, pixels, method, query).map(|_| ());
+        self.condition = None;
+        self.forward_of.clear();
+        r.map(|_| &self.out)
     }
 
     /// Explains `n` inputs (`pixels` holds `n * model.input_len()` values) with the same method and query.
