@@ -96,6 +96,42 @@ fn every_method_runs_and_calls_share_no_method_state() {
 }
 
 #[wasm_bindgen_test]
+fn class_prototypes_add_up_the_maps_of_the_digits_the_model_gets_right() {
+    let mut e = engine();
+    // three digits of bytes; the first two labelled as the model predicts them, the third wrongly
+    let images: Vec<Vec<u8>> = (0..3u32).map(|k| (0..784u32).map(|i| ((i * 37 + k * 101) % 256) as u8).collect()).collect();
+    let mut maps = Vec::new();
+    let mut labels = Vec::new();
+    for (k, img) in images.iter().enumerate() {
+        let x: Vec<f32> = img.iter().map(|&b| b as f32 / 255.0).collect();
+        e.set_pixels(&x).unwrap();
+        let r = e.explain(obj(r#"{"method": "epsilon-plus"}"#)).unwrap();
+        let p = get(&r, "prediction").as_f64().unwrap() as u8;
+        labels.push(if k < 2 { p } else { (p + 1) % 10 });
+        maps.push((p as usize, floats(&get(&r, "heatmap"))));
+    }
+    let mut idx = vec![0, 0, 8, 3, 0, 0, 0, 3, 0, 0, 0, 28, 0, 0, 0, 28];
+    images.iter().for_each(|i| idx.extend_from_slice(i));
+    let mut lab = vec![0, 0, 8, 1, 0, 0, 0, 3];
+    lab.extend_from_slice(&labels);
+    assert_eq!(e.load_digits(&idx, &lab).unwrap(), 3);
+    let r = e.prototype_chunk(obj(r#"{"method": "epsilon-plus"}"#), 0, 10).unwrap();
+    let counts: Vec<f64> = js_sys::Array::from(&get(&r, "counts")).iter().map(|x| x.as_f64().unwrap()).collect();
+    let sums = floats(&get(&r, "sums"));
+    assert_eq!(counts.iter().sum::<f64>(), 2.0, "the wrongly labelled digit is left out");
+    assert_eq!(get(&r, "looked_at").as_f64(), Some(3.0));
+    let mut want = vec![0.0f32; 7840];
+    for (p, m) in &maps[..2] {
+        want[p * 784..(p + 1) * 784].iter_mut().zip(m).for_each(|(w, v)| *w += v);
+    }
+    assert!(sums.iter().zip(&want).all(|(a, b)| (a - b).abs() <= 1e-5 * (1.0 + b.abs())), "the maps of the right digits, added per class");
+    // a chunk past the end looks at nothing; no digits or a bad request is an error
+    assert_eq!(get(&e.prototype_chunk(obj("{}"), 5, 10).unwrap(), "looked_at").as_f64(), Some(0.0));
+    assert!(e.prototype_chunk(obj(r#"{"method": "nope"}"#), 0, 3).is_err());
+    assert!(engine().prototype_chunk(obj("{}"), 0, 3).is_err());
+}
+
+#[wasm_bindgen_test]
 fn the_sanity_check_returns_a_map_and_three_measures_per_method_and_step() {
     let mut e = engine();
     e.set_pixels(&random_pixels(4)).unwrap();

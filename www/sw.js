@@ -2,7 +2,7 @@
 // gone. The page's own files and the default model are cached at install; everything else the page
 // fetches (other models, the test digits) is cached when first used. Same-origin GET requests only.
 const CACHE = 'lrp-live-v6';
-const CORE = ['./', 'index.html', 'style.css', 'js/main.js', 'js/engine.js', 'js/pad.js', 'js/view.js', 'js/settings.js', 'js/compare.js', 'js/equivalences.js', 'js/exports.js', 'js/tour.js', 'js/worker.js', 'js/photos.js', 'js/photo-worker.js', 'js/lstm.js', 'js/lessons.js', 'js/netview.js', 'js/sanity.js', 'js/ab.js', 'js/cleverhans.js', 'js/qr.js', 'vendor/qrcode.js', 'lessons/index.json', 'photos.css', 'pkg/lrp.js', 'pkg/lrp_bg.wasm', 'models/index.json', 'models/cnn.safetensors'];
+const CORE = ['./', 'index.html', 'style.css', 'js/main.js', 'js/engine.js', 'js/pad.js', 'js/view.js', 'js/settings.js', 'js/compare.js', 'js/equivalences.js', 'js/exports.js', 'js/tour.js', 'js/worker.js', 'js/photos.js', 'js/photo-worker.js', 'js/lstm.js', 'js/lessons.js', 'js/netview.js', 'js/prototypes.js', 'js/sanity.js', 'js/ab.js', 'js/cleverhans.js', 'js/qr.js', 'vendor/qrcode.js', 'lessons/index.json', 'photos.css', 'pkg/lrp.js', 'pkg/lrp_bg.wasm', 'models/index.json', 'models/cnn.safetensors'];
 
 self.addEventListener('install', (event) => {
   self.skipWaiting();

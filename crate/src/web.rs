@@ -525,6 +525,43 @@ impl Engine {
         Ok(self.images[i * PIXELS..(i + 1) * PIXELS].iter().map(|&b| b as f32 / 255.0).collect())
     }
 
+    /// Class prototypes, a chunk at a time: of the loaded test digits `start..start + count`, those the
+    /// model classifies as labelled, each explained for its class with the request's method (LRP or
+    /// not); returns `{ sums: Float32Array (classes x input, the maps added per class), counts: [digits
+    /// per class], looked_at }`. Added up over all chunks and divided by the counts: the mean relevance
+    /// map of each class (a global view beside the local ones).
+    pub fn prototype_chunk(&mut self, request: JsValue, start: u32, count: u32) -> Result<JsValue, JsError> {
+        let req: ExplainRequest = self::request(request, "prototype_chunk")?;
+        self.ensure_method(&req)?;
+        let (Some(model), Some((_, _, method))) = (self.model.as_ref(), self.cached.as_ref()) else { return Err(bad("no model loaded")) };
+        if self.labels.is_empty() {
+            return Err(bad("no test digits loaded"));
+        }
+        if model.input_len() != PIXELS {
+            return Err(bad("prototypes need a digit model (28x28 input)"));
+        }
+        let classes = model.classes();
+        let (start, end) = (start as usize, (start as usize).saturating_add(count as usize).min(self.labels.len()));
+        let mut sums = vec![0.0f32; classes * PIXELS];
+        let mut counts = vec![0u32; classes];
+        let mut x = vec![0.0f32; PIXELS];
+        for i in start.min(end)..end {
+            let label = self.labels[i] as usize;
+            x.iter_mut().zip(&self.images[i * PIXELS..(i + 1) * PIXELS]).for_each(|(p, &b)| *p = b as f32 / 255.0);
+            if label >= classes || self.explainer.predict(model, &x).map_err(js)?.prediction != label {
+                continue;
+            }
+            let e = self.explainer.explain(model, &x, method, &Query { target: Some(label), contrast: None, normalize: req.normalize }).map_err(js)?;
+            sums[label * PIXELS..(label + 1) * PIXELS].iter_mut().zip(&e.heatmap).for_each(|(s, v)| *s += v);
+            counts[label] += 1;
+        }
+        let out = js_sys::Object::new().into();
+        set(&out, "sums", &floats(&sums))?;
+        set(&out, "counts", &to_js(&counts)?)?;
+        set(&out, "looked_at", &JsValue::from((end.saturating_sub(start)) as u32))?;
+        Ok(out)
+    }
+
     /// For every channel of value `value` (as in `layer_maps`), the `count` test digits among the first
     /// `limit` loaded whose largest activation in that channel is highest, highest first: `[[index]]`.
     pub fn top_digits(&mut self, value: usize, count: usize, limit: usize) -> Result<JsValue, JsError> {

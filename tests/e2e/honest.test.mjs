@@ -209,7 +209,7 @@ test('plots are drawn at the screen density with axes; softmax and logit maps sh
   assert.doesNotMatch(await page.textContent('body'), /-0\.000/, 'no -0.000 with the panels open');
   // the panels follow a visitor's questions: the layer view before the comparisons
   const order = await page.$$eval('#digits-view section.card.wide h2', (h) => h.map((x) => x.id));
-  assert.deepEqual(order, ['all-title', 'layers-title', 'net-title', 'rules-title', 'compare-title', 'ab-title', 'hans-title', 'sanity-title', 'equiv-title']);
+  assert.deepEqual(order, ['all-title', 'layers-title', 'net-title', 'proto-title', 'rules-title', 'compare-title', 'ab-title', 'hans-title', 'sanity-title', 'equiv-title']);
   await page.waitForFunction(() => document.querySelector('#eq-softmax').dataset.scale);
   assert.equal(await page.getAttribute('#eq-softmax', 'data-scale'), await page.getAttribute('#eq-logit', 'data-scale'));
   await page.uncheck('#show-compare');

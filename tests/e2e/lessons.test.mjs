@@ -90,6 +90,21 @@ async function decodeQr(page) {
   return code.data;
 }
 
+// one test per chapter: opened by its link on a fresh page at the projector's size
+for (const [i, ch] of CHAPTERS.entries()) {
+  test(`chapter ${i + 1}, "${ch.title}": its link opens the prepared state on a projector`, async () => {
+    const { page, problems, foreign } = await openPage(S.browser, `${S.server.url}#lesson=${i + 1}`, { viewport: { width: 1024, height: 768 } });
+    await expectChapter(page, i + 1);
+    // the card is on the first screen with its title and task
+    const box = await page.locator('#lesson-task').boundingBox();
+    assert.ok(box && box.y >= 0, 'the task is shown');
+    await shot(page, `lesson-projector-${i + 1}`);
+    assert.deepEqual(problems, []);
+    assert.deepEqual(foreign, [], 'nothing from another origin');
+    await page.context().close();
+  });
+}
+
 test('every chapter loads its prepared state, in order through the links and after a student changed everything', async () => {
   const { page, problems, foreign } = await openPage(S.browser, `${S.server.url}#lesson=1`, { viewport: { width: 1440, height: 900 } });
   await expectChapter(page, 1);

@@ -210,7 +210,7 @@ test('accessibility: axe finds no serious or critical violation; keyboard drawin
   await page.waitForFunction(() => document.querySelector('#announce').textContent.startsWith('predicted 1'));
   // every control can be reached with Tab
   const reached = new Set();
-  for (let i = 0; i < 60; i++) {
+  for (let i = 0; i < 100; i++) {
     await page.keyboard.press('Tab');
     reached.add(await page.evaluate(() => document.activeElement && (document.activeElement.id || document.activeElement.className)));
   }

@@ -4,8 +4,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { session, openPage, drawDigit, drawStrokes, clearPad, heatmapPixels, settled, seq, methodTable, ARTIFACTS } from './helpers.mjs';
+import { session, openPage, drawDigit, drawStrokes, clearPad, heatmapPixels, settled, seq, methodTable, ROOT, ARTIFACTS } from './helpers.mjs';
 
 const S = session({ before, after });
 
@@ -119,6 +120,29 @@ test('the network view: every channel\'s activation and relevance, channel sums 
   await page.locator('section[aria-labelledby="net-title"]').screenshot({ path: path.join(ARTIFACTS, 'network-view.png') });
   await page.uncheck('#show-net');
   if (!hadLayers) await page.uncheck('#show-layers');
+  assert.deepEqual(problems, []);
+});
+
+test('class prototypes: the mean map of each class over the test digits the model gets right, computed in a worker with progress', async () => {
+  const { page, problems } = S.ctx;
+  await page.selectOption('#method', 'epsilon-plus');
+  await page.check('#show-proto');
+  await page.waitForFunction(() => Number(document.querySelector('#proto-progress').value) > 0 && Number(document.querySelector('#proto-progress').value) < 1, null, { timeout: 60000 });
+  // the page keeps working meanwhile
+  await drawDigit(page, 7);
+  await page.waitForFunction(() => Number(document.querySelector('#proto-grid').dataset.ready || 0) > 0, null, { timeout: 180000 });
+  const figs = await page.$$eval('#proto-grid figure', (f) => f.map((x) => ({ c: Number(x.dataset.class), n: Number(x.dataset.count), sum: Number(x.dataset.sum) })));
+  assert.equal(figs.length, 10);
+  // as many digits as the model card's test accuracy says it gets right
+  const info = JSON.parse(execFileSync(path.join(ROOT, 'target/release/lrp'), ['info', '--model', path.join(ROOT, 'models/cnn.safetensors')], { encoding: 'utf8' }));
+  const total = figs.reduce((a, f) => a + f.n, 0);
+  assert.equal(total, Math.round(info.provenance.test_accuracy * 10000));
+  assert.equal(Number(await page.$eval('#proto-grid', (g) => g.dataset.total)), total);
+  for (const f of figs) assert.ok(f.n > 800 && f.sum > 0, `class ${f.c}: ${f.n} digits, mean relevance ${f.sum}`);
+  assert.equal(await page.$eval('#proto-progress', (p) => p.value), 1);
+  await page.locator('section[aria-labelledby="proto-title"]').screenshot({ path: path.join(ARTIFACTS, 'prototypes.png') });
+  console.log(`# class prototypes: ${await page.textContent('#proto-caption')}`);
+  await page.uncheck('#show-proto');
   assert.deepEqual(problems, []);
 });
 

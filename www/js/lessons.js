@@ -8,7 +8,7 @@ import { showQr } from './qr.js';
 const $ = (id) => document.getElementById(id);
 // a chapter file is text for one page: anything larger is not one
 const MAX_BYTES = 64 * 1024;
-const PANELS = ['compare', 'equiv', 'net', 'sanity', 'ab', 'hans'];
+const PANELS = ['compare', 'equiv', 'net', 'proto', 'sanity', 'ab', 'hans'];
 
 const el = (tag, props = {}, ...children) => {
   const e = Object.assign(document.createElement(tag), props);
@@ -78,7 +78,7 @@ export class Lessons {
     card.append(
       el('div', { className: 'lesson-head' }, el('span', { id: 'lesson-where', className: 'small' }), pick, close),
       el('h2', { id: 'lesson-title' }),
-      el('div', { id: 'lesson-text' }),
+      el('details', { id: 'lesson-more', open: true }, el('summary', { textContent: 'the chapter\'s text' }), el('div', { id: 'lesson-text' })),
       el('p', { id: 'lesson-task', className: 'lesson-task' }),
       el('div', { className: 'lesson-question' },
         el('p', { id: 'lesson-question' }),
@@ -94,6 +94,8 @@ export class Lessons {
     );
     card.querySelector('#lesson-feedback').setAttribute('role', 'status');
     document.querySelector('header').after(card);
+    // the worksheet prints the whole text
+    window.addEventListener('beforeprint', () => { $('lesson-more').open = true; });
     return card;
   }
 
@@ -153,6 +155,9 @@ export class Lessons {
     $('lesson-chapter').value = String(this.n);
     $('lesson-title').textContent = ch.title;
     $('lesson-text').replaceChildren(...ch.text.map((t) => el('p', { textContent: t })));
+    // below the wide layout (a projector, a phone) the text starts folded, so that the task, the
+    // question and the pad share the first screen
+    $('lesson-more').open = window.innerWidth >= 1200;
     $('lesson-task').replaceChildren(el('strong', { textContent: 'Task. ' }), ch.task);
     $('lesson-question').replaceChildren(el('strong', { textContent: 'Question. ' }), ch.question);
     $('lesson-answers').replaceChildren(...ch.answers.map((a, i) => {

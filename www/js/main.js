@@ -401,7 +401,7 @@ function refreshPanels(toggled) {
 }
 
 // The panels imported the first time they open (name: its check box is show-NAME): module and class.
-const LAZY = { net: ['./netview.js', 'NetworkView'], sanity: ['./sanity.js', 'SanityPanel'], ab: ['./ab.js', 'AbPanel'], hans: ['./cleverhans.js', 'CleverHansPanel'] };
+const LAZY = { net: ['./netview.js', 'NetworkView'], proto: ['./prototypes.js', 'PrototypesPanel'], sanity: ['./sanity.js', 'SanityPanel'], ab: ['./ab.js', 'AbPanel'], hans: ['./cleverhans.js', 'CleverHansPanel'] };
 const lazy = {};
 function lazyPanel(name) {
   lazy[name] ??= import(LAZY[name][0]).then((m) => new m[LAZY[name][1]](panels.ui)).catch((e) => {
@@ -445,6 +445,7 @@ async function ensureDigits() {
     const res = call(engine, (e) => e.load_digits(img, lab));
     if (res.error) throw new Error(res.error);
     state.digits = res.value;
+    state.digitBytes = { images: img, labels: lab, count: res.value };
     return true;
   } catch (e) {
     showError(`test digits: ${e.message}`);
@@ -633,7 +634,7 @@ async function main() {
     return;
   }
   const colours = () => { const [p, n] = COLOUR_NAMES[settings.colormap] || COLOUR_NAMES.bwr; return `${p[0].toUpperCase()}${p.slice(1)} / ${n}`; };
-  const ui = { engine, settings, pad, showError, colours, info: () => state.info, result: () => state.result, ensureDigits, get models() { return models; } };
+  const ui = { engine, settings, pad, showError, colours, info: () => state.info, result: () => state.result, ensureDigits, get models() { return models; }, modelBytes: () => heavyWork.model, digitBytes: async () => ((await ensureDigits()) ? state.digitBytes : null) };
   panels = { ui, compare: new ComparePanel(ui), equiv: new EquivalencePanel(ui), exports: new Exports(ui) };
   S.buildControls();
   try {

@@ -1,5 +1,6 @@
 // The engine in a Web Worker, for the slow explanations (see HeavyWork in engine.js): the same wasm, the
-// same model bytes, the same requests; messages are handled in order.
+// same model bytes, the same requests; messages are handled in order. The class prototypes run in a
+// worker of their own (prototypes.js): the test digits, then the chunks with their progress.
 import init, { Engine } from '../pkg/lrp.js';
 import { call, explainChecked } from './engine.js';
 
@@ -13,6 +14,28 @@ self.onmessage = async (e) => {
     if (r.error) self.postMessage({ type: 'error', error: r.error });
   } else if (m.type === 'watermark') {
     call(engine, (en) => en.set_watermark(m.on));
+  } else if (m.type === 'digits') {
+    const r = call(engine, (en) => en.load_digits(m.images, m.labels));
+    self.postMessage({ type: 'digits', error: r.error || null, n: r.value });
+  } else if (m.type === 'prototypes') {
+    // every test digit, a chunk at a time, the progress after each
+    const t0 = performance.now();
+    let sums = null;
+    let counts = null;
+    for (let start = 0; start < m.total; start += m.chunk) {
+      const r = call(engine, (en) => en.prototype_chunk(m.request, start, m.chunk));
+      if (r.error) {
+        self.postMessage({ type: 'prototypes', error: r.error });
+        return;
+      }
+      if (!sums) ({ sums, counts } = { sums: r.value.sums, counts: r.value.counts });
+      else {
+        r.value.sums.forEach((v, i) => { sums[i] += v; });
+        r.value.counts.forEach((v, i) => { counts[i] += v; });
+      }
+      self.postMessage({ type: 'progress', done: Math.min(m.total, start + m.chunk), total: m.total });
+    }
+    self.postMessage({ type: 'prototypes', error: null, sums, counts, ms: performance.now() - t0 });
   } else if (m.type === 'explain') {
     const t0 = performance.now();
     const px = call(engine, (en) => en.set_pixels(m.pixels));
