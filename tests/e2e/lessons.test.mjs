@@ -227,6 +227,8 @@ test('QR codes: the chapter\'s and the share link\'s decode to links that open t
   await phone.reload();
   await phone.waitForFunction(() => document.documentElement.dataset.ready === 'true');
   await expectChapter(phone, 4);
+  const wide = await phone.evaluate(() => ({ scroll: document.documentElement.scrollWidth, view: document.documentElement.clientWidth }));
+  assert.ok(wide.scroll <= wide.view, `the chapter fits the phone's width: ${wide.scroll} > ${wide.view}`);
   await shot(phone, 'lesson-phone', { fullPage: false });
   await context.close();
   assert.deepEqual(problems, []);
