@@ -9,6 +9,20 @@ fn kernels_add_in_the_documented_order() {
     assert_eq!(lrp::testing::kernel_mismatch(), None);
 }
 
+/// Large layers are shared out among the threads of the current pool by rows (feature `threads`): with
+/// two and with three threads (uneven parts) every kernel still gives the documented bits.
+#[cfg(feature = "threads")]
+#[test]
+fn threads_give_the_same_bits() {
+    for n in [2, 3] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap();
+        pool.install(|| {
+            assert_eq!(lrp::ops::threads(), n);
+            assert_eq!(lrp::testing::kernel_mismatch(), None, "{n} threads");
+        });
+    }
+}
+
 #[test]
 fn the_portable_build_gives_the_same_bits() {
     // `LRP_PORTABLE` is read once per process: run the test above again in a child process with it set

@@ -700,17 +700,52 @@ fn tile_full(a: &[f32], ars: usize, ats: usize, r0: usize, nr: usize, b: &[f32],
     }
 }
 
-/// `out[r, j] = init(r) + sum_t a(r, t) * b[t, j]` for all `rows` x `p`: tiles of four rows (the last
-/// tile one to three) and `TC` columns, the ragged columns in tiles of 8, 4, 2 and 1 (the same order of
-/// additions throughout: identical results).
+/// `out[r, j] = init(r) + sum_t a(r, t) * b[t, j]` for all `rows` x `p`, in blocks of columns whose
+/// panel of `b` (`t_len` x the block) stays in the cache while every row tile passes over it (a large
+/// map's `b` is read from memory once instead of once per four rows). Tile order does not change a bit:
+/// every output is `init` plus its products in order of `t`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn product(a: &[f32], ars: usize, ats: usize, rows: usize, b: &[f32], t_len: usize, p: usize, init: impl Fn(usize) -> f32, out: &mut [f32]) {
-    if rows.is_multiple_of(TR) && p.is_multiple_of(TC) {
+    let block = column_block(t_len);
+    let mut j0 = 0;
+    while j0 < p {
+        let j1 = (j0 + block).min(p);
+        product_cols(a, ars, ats, rows, b, t_len, p, j0..j1, &init, out);
+        j0 = j1;
+    }
+}
+
+/// Columns per block of [`product`]: a panel of `b` of about 64 KiB (the L2 cache holds it with room to
+/// spare), at least four full tiles wide.
+fn column_block(t_len: usize) -> usize {
+    const PANEL_FLOATS: usize = 16 * 1024;
+    (PANEL_FLOATS / t_len.max(1) / (4 * TC) * (4 * TC)).max(4 * TC)
+}
+
+/// The columns `cols` of [`product`]: tiles of four rows (the last tile one to three) and `TC` columns,
+/// the ragged columns in tiles of 8, 4, 2 and 1 (the same order of additions throughout: identical
+/// results).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn product_cols(
+    a: &[f32],
+    ars: usize,
+    ats: usize,
+    rows: usize,
+    b: &[f32],
+    t_len: usize,
+    p: usize,
+    cols: std::ops::Range<usize>,
+    init: &impl Fn(usize) -> f32,
+    out: &mut [f32],
+) {
+    let (j0, j1) = (cols.start, cols.end);
+    if rows.is_multiple_of(TR) && (j1 - j0).is_multiple_of(TC) {
         // whole tiles only (the common shapes): the tightest loop
         for r0 in (0..rows).step_by(TR) {
             let iv = [init(r0), init(r0 + 1), init(r0 + 2), init(r0 + 3)];
-            for j in (0..p).step_by(TC) {
+            for j in (j0..j1).step_by(TC) {
                 tile_full(a, ars, ats, r0, TR, b, t_len, p, j, iv, out);
             }
         }
@@ -720,28 +755,28 @@ fn product(a: &[f32], ars: usize, ats: usize, rows: usize, b: &[f32], t_len: usi
         let nr = TR.min(rows - r0);
         let iv: [f32; TR] = std::array::from_fn(|r| if r < nr { init(r0 + r) } else { 0.0 });
         // ragged rows take wider tiles, so that every tile has as many independent sums as a full one
-        let mut j = 0;
+        let mut j = j0;
         match nr {
             1 => {
-                while j + 4 * TC <= p {
+                while j + 4 * TC <= j1 {
                     tile::<{ 4 * TC }>(a, ars, ats, r0, nr, b, t_len, p, j, iv, out);
                     j += 4 * TC;
                 }
             }
             2 => {
-                while j + 2 * TC <= p {
+                while j + 2 * TC <= j1 {
                     tile::<{ 2 * TC }>(a, ars, ats, r0, nr, b, t_len, p, j, iv, out);
                     j += 2 * TC;
                 }
             }
             _ => {}
         }
-        while j + TC <= p {
+        while j + TC <= j1 {
             tile_full(a, ars, ats, r0, nr, b, t_len, p, j, iv, out);
             j += TC;
         }
-        while j < p {
-            let w = p - j;
+        while j < j1 {
+            let w = j1 - j;
             j += match w {
                 8.. if TC > 8 => {
                     tile::<8>(a, ars, ats, r0, nr, b, t_len, p, j, iv, out);
@@ -860,12 +895,12 @@ fn matmul_narrow_impl(wt: &[f32], m: usize, k: usize, col: &[f32], p: usize, bia
 }
 
 #[inline(always)]
-fn matmul_t_impl(w: &[f32], m: usize, k: usize, g: &[f32], p: usize, gcol: &mut [f32]) {
+fn matmul_t_impl(w: &[f32], m: usize, k: usize, rows: std::ops::Range<usize>, g: &[f32], p: usize, gcol: &mut [f32]) {
     // gcol = w^T g: rows of gcol are the columns of w, contiguous for each row of w
-    if p < NARROW && k >= 4 {
+    if p < NARROW && k >= 4 && rows.len() == k {
         return product_narrow(w, k, k, g, m, p, |_| 0.0, gcol);
     }
-    product(w, 1, k, k, g, m, p, |_| 0.0, gcol);
+    product(&w[rows.start..], 1, k, rows.len(), g, m, p, |_| 0.0, gcol);
 }
 
 #[inline(always)]
@@ -977,15 +1012,15 @@ macro_rules! dispatch {
 }
 
 dispatch!(
-    /// `out[m, p] = sum_k w[m, k] * col[k, p]` (+ `bias[m]`): a convolution after im2col.
-    pub matmul, matmul_avx2, matmul_impl, (w: &[f32], m: usize, k: usize, col: &[f32], p: usize, bias: Option<&[f32]>, out: &mut [f32]));
+    /// One thread's [`matmul`].
+    matmul_serial, matmul_avx2, matmul_impl, (w: &[f32], m: usize, k: usize, col: &[f32], p: usize, bias: Option<&[f32]>, out: &mut [f32]));
 dispatch!(
     /// [`matmul`] for a narrow map (`p` < [`NARROW`]) from `wt`, the weights transposed (`k x m`): the
     /// same results, in tiles across output channels.
     pub matmul_narrow, matmul_narrow_avx2, matmul_narrow_impl, (wt: &[f32], m: usize, k: usize, col: &[f32], p: usize, bias: Option<&[f32]>, out: &mut [f32]));
 dispatch!(
-    /// `gcol[k, p] = sum_m w[m, k] * g[m, p]`: the transpose of [`matmul`] (without bias).
-    pub matmul_t, matmul_t_avx2, matmul_t_impl, (w: &[f32], m: usize, k: usize, g: &[f32], p: usize, gcol: &mut [f32]));
+    /// The rows `rows` of [`matmul_t`] into `gcol` (those rows only): one thread's part.
+    matmul_t_rows, matmul_t_avx2, matmul_t_impl, (w: &[f32], m: usize, k: usize, rows: std::ops::Range<usize>, g: &[f32], p: usize, gcol: &mut [f32]));
 dispatch!(
     /// `out = w * x + b` for a dense layer, `w` row-major `[out, in]`.
     pub dense_forward, dense_forward_avx2, dense_forward_impl, (w: &[f32], n_in: usize, x: &[f32], bias: Option<&[f32]>, out: &mut [f32]));
@@ -997,18 +1032,93 @@ dispatch!(
     pub weight_grad, weight_grad_avx2, weight_grad_impl, (g: &[f32], m: usize, col: &[f32], k: usize, p: usize, dw: &mut [f32]));
 
 dispatch!(
-    /// A depthwise convolution (one input and one output channel per group, weights `[c, kh, kw]`) on
-    /// the zero-padded input `xp` ([`Window::pad_into`]; `x` itself without padding), straight from
-    /// the image: `out[c, o] = b[c] + sum over (ky, kx) in order of w[c, ky, kx] * xp[..]`, the sums of
-    /// im2col and [`matmul`] in their order, padding products included (the same bits). At stride 1 a
-    /// channel's outputs are computed as one long row of [`Window::wide_len`] floats in `tmp` (running
-    /// on through the padding between output rows), then picked out.
-    pub depthwise, depthwise_avx2, depthwise_impl, (win: Window, w: &[f32], bias: Option<&[f32]>, xp: &[f32], tmp: &mut [f32], out: &mut [f32]));
+    /// One thread's [`depthwise`].
+    depthwise_serial, depthwise_avx2, depthwise_impl, (win: Window, w: &[f32], bias: Option<&[f32]>, xp: &[f32], tmp: &mut [f32], out: &mut [f32]));
 dispatch!(
-    /// The transpose of [`depthwise`] into the padded gradient `gp` (overwritten): for each `(ky, kx)`
-    /// in order, every output adds `w * g` to the input under it, as [`matmul_t`] then
-    /// [`Window::col2im`] add them (`tmp`: the wide row at stride 1).
-    pub depthwise_t, depthwise_t_avx2, depthwise_t_impl, (win: Window, w: &[f32], g: &[f32], tmp: &mut [f32], gp: &mut [f32]));
+    /// One thread's [`depthwise_t`].
+    depthwise_t_serial, depthwise_t_avx2, depthwise_t_impl, (win: Window, w: &[f32], g: &[f32], tmp: &mut [f32], gp: &mut [f32]));
+
+/// Below this many multiply-adds a product or depthwise convolution runs on one thread (a digit model's
+/// layers: handing them out would cost more than it saves); above it, its output rows are shared out
+/// among the threads of the current rayon pool (feature `threads`).
+pub const PARALLEL_MACS: usize = 1 << 22;
+
+/// Runs `f(r0, rows, part)` over the `rows` x `row_len` matrix `out` in parts of whole rows (a multiple
+/// of `align` rows each), one part per thread of the current pool when the work is at least
+/// [`PARALLEL_MACS`], else as one part. Each output is computed as on one thread: the same bits.
+fn by_rows(out: &mut [f32], rows: usize, row_len: usize, macs: usize, align: usize, f: impl Fn(usize, usize, &mut [f32]) + Sync + Send) {
+    let out = &mut out[..rows * row_len];
+    #[cfg(feature = "threads")]
+    {
+        use rayon::prelude::*;
+        let parts = if macs < PARALLEL_MACS || row_len == 0 { 1 } else { threads().min(rows / align) };
+        if parts > 1 {
+            let per = rows.div_ceil(parts).div_ceil(align) * align;
+            out.par_chunks_mut(per * row_len).enumerate().for_each(|(i, part)| f(i * per, part.len() / row_len, part));
+            return;
+        }
+    }
+    let _ = (macs, align);
+    f(0, rows, out)
+}
+
+/// The threads the kernels share their work among: the current rayon pool's (feature `threads`), else 1.
+pub fn threads() -> usize {
+    #[cfg(feature = "threads")]
+    return rayon::current_num_threads();
+    #[cfg(not(feature = "threads"))]
+    1
+}
+
+/// `out[m, p] = sum_k w[m, k] * col[k, p]` (+ `bias[m]`): a convolution after im2col.
+pub fn matmul(w: &[f32], m: usize, k: usize, col: &[f32], p: usize, bias: Option<&[f32]>, out: &mut [f32]) {
+    by_rows(out, m, p, m * k * p, TR, |r0, n, part| matmul_serial(&w[r0 * k..(r0 + n) * k], n, k, col, p, bias.map(|b| &b[r0..r0 + n]), part));
+}
+
+/// `gcol[k, p] = sum_m w[m, k] * g[m, p]`: the transpose of [`matmul`] (without bias).
+pub fn matmul_t(w: &[f32], m: usize, k: usize, g: &[f32], p: usize, gcol: &mut [f32]) {
+    // a narrow map runs across rows as a whole (and is small)
+    let macs = if p < NARROW { 0 } else { m * k * p };
+    by_rows(gcol, k, p, macs, TR, |r0, n, part| matmul_t_rows(w, m, k, r0..r0 + n, g, p, part));
+}
+
+/// A depthwise convolution (one input and one output channel per group, weights `[c, kh, kw]`) on
+/// the zero-padded input `xp` ([`Window::pad_into`]; `x` itself without padding), straight from
+/// the image: `out[c, o] = b[c] + sum over (ky, kx) in order of w[c, ky, kx] * xp[..]`, the sums of
+/// im2col and [`matmul`] in their order, padding products included (the same bits). At stride 1 a
+/// channel's outputs are computed as one long row of [`Window::wide_len`] floats in `tmp` (running
+/// on through the padding between output rows), then picked out. Channels are shared out among the
+/// threads as [`matmul`]'s rows are (each further thread with a `tmp` of its own).
+pub fn depthwise(win: Window, w: &[f32], bias: Option<&[f32]>, xp: &[f32], tmp: &mut [f32], out: &mut [f32]) {
+    let (kk, plane) = (win.kh * win.kw, win.padded_dims().0 * win.padded_dims().1);
+    let tmp = std::sync::Mutex::new(Some(tmp));
+    by_rows(out, win.in_c, win.positions(), win.in_c * kk * win.positions(), 1, |c0, n, part| {
+        let sub = Window { in_c: n, ..win };
+        let (w, b, x) = (&w[c0 * kk..(c0 + n) * kk], bias.map(|b| &b[c0..c0 + n]), &xp[c0 * plane..(c0 + n) * plane]);
+        match tmp.lock().ok().and_then(|mut t| t.take()) {
+            Some(t) => depthwise_serial(sub, w, b, x, t, part),
+            None => depthwise_serial(sub, w, b, x, &mut vec![0.0; win.wide_len()], part),
+        }
+    });
+}
+
+/// The transpose of [`depthwise`] into the padded gradient `gp` (overwritten): for each `(ky, kx)`
+/// in order, every output adds `w * g` to the input under it, as [`matmul_t`] then
+/// [`Window::col2im`] add them (`tmp`: the wide row at stride 1). Channels are shared out as in
+/// [`depthwise`].
+pub fn depthwise_t(win: Window, w: &[f32], g: &[f32], tmp: &mut [f32], gp: &mut [f32]) {
+    let (kk, p) = (win.kh * win.kw, win.positions());
+    let plane = win.padded_dims().0 * win.padded_dims().1;
+    let tmp = std::sync::Mutex::new(Some(tmp));
+    by_rows(gp, win.in_c, plane, win.in_c * kk * p, 1, |c0, n, part| {
+        let sub = Window { in_c: n, ..win };
+        let (w, g) = (&w[c0 * kk..(c0 + n) * kk], &g[c0 * p..(c0 + n) * p]);
+        match tmp.lock().ok().and_then(|mut t| t.take()) {
+            Some(t) => depthwise_t_serial(sub, w, g, t, part),
+            None => depthwise_t_serial(sub, w, g, &mut vec![0.0; win.wide_len()], part),
+        }
+    });
+}
 
 dispatch!(
     /// LRP's shares: `s[k] = coef * r[k] / stabilize(z[k], eps)` where `mask` holds for `z_orig[k]`,

@@ -370,6 +370,9 @@ pub fn kernel_mismatch() -> Option<String> {
         (7, 9, 41),
         (6, 11, 70),
         (19, 20, 200),
+        // above ops::PARALLEL_MACS: rows shared out among the threads (37 rows: uneven parts)
+        (37, 300, 400),
+        (18, 64, 4000),
     ];
     let narrow = (1..=15).map(|p| (2 + p % 5, 3 + p % 4, p));
     for (m, k, p) in shapes.into_iter().chain(narrow) {
@@ -430,6 +433,9 @@ pub fn kernel_mismatch() -> Option<String> {
         (3, 7, 6, 5, 1, [2, 1, 2, 1], 1, 3, 3),
         (2, 8, 8, 3, 1, [0; 4], 2, 2, 2),
         (2, 6, 5, 3, 2, [0; 4], 1, 2, 2),
+        // depthwise above ops::PARALLEL_MACS (channels shared out among the threads), at stride 1 and 2
+        (97, 72, 72, 3, 1, [1; 4], 1, 97, 97),
+        (211, 96, 96, 3, 2, [0, 0, 1, 1], 1, 211, 211),
     ];
     let mut paths = std::collections::BTreeSet::new();
     for (c, h, w, kk, st, pad, dil, oc, groups) in convs {

@@ -211,12 +211,15 @@ pub struct PhotoBenchArgs {
     /// write the results as JSON here as well
     #[arg(long)]
     json: Option<PathBuf>,
+    /// thread counts to time each task with (the kernels share large layers among them)
+    #[arg(long, value_delimiter = ',', default_value = "1,2")]
+    threads: Vec<usize>,
 }
 
 /// The photo tasks of `lrp bench-photo`: the forward pass alone, then forward + explanation.
 pub const PHOTO_TASKS: [&str; 5] = ["forward", "gradient", "epsilon-plus-flat", "epsilon-gamma-box", "integrated-gradients"];
 
-/// `lrp bench-photo`: native time per 224x224 photo (one thread), median and 95th percentile.
+/// `lrp bench-photo`: native time per 224x224 photo with 1 and 2 threads, median and 95th percentile.
 pub fn bench_photo(a: PhotoBenchArgs) -> lrp::Result<()> {
     let bytes = std::fs::read(&a.model).map_err(|e| LrpError::Io(format!("{}: {e}", a.model.display())))?;
     let model = Model::try_from(bytes.as_slice())?;
@@ -234,30 +237,36 @@ pub fn bench_photo(a: PhotoBenchArgs) -> lrp::Result<()> {
     }
     let mut ex = Explainer::new(&model);
     let params = Params { steps: 32, ..Params::default() };
-    println!("native, one thread, per {}x{} photo ({} photos in turn, {} timed runs after 2 warm-up; IG with 32 steps)", s.h, s.w, photos.len(), a.n);
-    println!("{:<22} {:>10} {:>10} {:>14}", "task", "median ms", "p95 ms", "ns per mult-add");
+    println!("native, per {}x{} photo ({} photos in turn, {} timed runs after 2 warm-up, per thread count; IG with 32 steps)", s.h, s.w, photos.len(), a.n);
+    println!("{:<22} {:>8} {:>10} {:>10} {:>14}", "task", "threads", "median ms", "p95 ms", "ns per mult-add");
     let mut rows = Vec::new();
     for t in PHOTO_TASKS {
         let m = if t == "forward" { None } else { Some(Method::from_name(t, &model, &params)?) };
-        let mut times = Vec::with_capacity(a.n);
-        for i in 0..a.n + 2 {
-            let x = &photos[i % photos.len()];
-            let t0 = Instant::now();
-            match &m {
-                None => {
-                    ex.predict(&model, x)?;
+        for threads in a.threads.iter().copied() {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().map_err(|e| LrpError::Io(format!("thread pool: {e}")))?;
+            let mut times = Vec::with_capacity(a.n);
+            pool.install(|| -> lrp::Result<()> {
+                for i in 0..a.n + 2 {
+                    let x = &photos[i % photos.len()];
+                    let t0 = Instant::now();
+                    match &m {
+                        None => {
+                            ex.predict(&model, x)?;
+                        }
+                        Some(m) => {
+                            ex.explain(&model, x, m, &Query::default())?;
+                        }
+                    }
+                    if i >= 2 {
+                        times.push(t0.elapsed().as_secs_f64() * 1e3);
+                    }
                 }
-                Some(m) => {
-                    ex.explain(&model, x, m, &Query::default())?;
-                }
-            }
-            if i >= 2 {
-                times.push(t0.elapsed().as_secs_f64() * 1e3);
-            }
+                Ok(())
+            })?;
+            let (median, p95) = (quantile(&mut times, 0.5), quantile(&mut times, 0.95));
+            println!("{t:<22} {threads:>8} {median:>10.1} {p95:>10.1} {:>14.3}", median * 1e6 / model.multiply_adds() as f64);
+            rows.push(serde_json::json!({ "task": t, "threads": threads, "median_ms": median, "p95_ms": p95, "multiply_adds": model.multiply_adds() }));
         }
-        let (median, p95) = (quantile(&mut times, 0.5), quantile(&mut times, 0.95));
-        println!("{t:<22} {median:>10.1} {p95:>10.1} {:>14.3}", median * 1e6 / model.multiply_adds() as f64);
-        rows.push(serde_json::json!({ "task": t, "median_ms": median, "p95_ms": p95, "multiply_adds": model.multiply_adds() }));
     }
     if let Some(p) = a.json {
         if let Some(dir) = p.parent() {
