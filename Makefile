@@ -27,11 +27,20 @@ cli:
 # The page: wasm engine into www/pkg, the same engine with ONNX import into www/pkg-onnx (loaded only when
 # a visitor brings an .onnx file), shipped models into www/models (the digit models listed in index.json; the
 # photo model beside them, fetched when the Photos view first opens), the QR code encoder into www/vendor
-# (npm qrcode-generator, pinned in scripts/package.json) (all generated, not committed).
+# (npm qrcode-generator, pinned in scripts/package.json) (all generated, not committed). www/pkg-threads is
+# the photo engine with threads (loaded by the photo worker when the page is cross-origin isolated): wasm
+# atomics need a standard library built with them, so cargo rebuilds std (`-Z build-std`, the toolchain's
+# rust-src; RUSTC_BOOTSTRAP=1 lets the pinned stable toolchain take that flag) in a target dir of its own,
+# and wasm-opt runs by hand with threads enabled.
+# (shared memory and the thread-local storage exports are asked of the linker explicitly; 1 GiB at most)
+THREADS_FLAGS := -C target-feature=+atomics,+bulk-memory,+mutable-globals,+simd128 -C link-arg=--shared-memory -C link-arg=--max-memory=1073741824 -C link-arg=--import-memory -C link-arg=--export=__wasm_init_tls -C link-arg=--export=__tls_size -C link-arg=--export=__tls_align -C link-arg=--export=__tls_base
+WASM_OPT := -O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue
 web:
 	@scripts/ensure-tools.sh wasm node
 	@wasm-pack --quiet build crate --release --target web --out-dir ../www/pkg --out-name lrp --no-typescript --no-pack
 	@wasm-pack --quiet build crate --release --target web --out-dir ../www/pkg-onnx --out-name lrp --no-typescript --no-pack -- --features onnx
+	@RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=$(CURDIR)/target/threads RUSTFLAGS='$(THREADS_FLAGS)' wasm-pack --quiet build crate --release --no-opt --target web --out-dir ../www/pkg-threads --out-name lrp --no-typescript --no-pack -- --features web-threads -Z build-std=panic_abort,std
+	@wasm-opt $(WASM_OPT) --enable-threads www/pkg-threads/lrp_bg.wasm -o www/pkg-threads/lrp_bg.wasm
 	@mkdir -p www/models
 	@for m in $(MODELS); do cp models/$$m.safetensors www/models/; done
 	@cp models/efficientnet-lite0.safetensors www/models/
@@ -43,7 +52,7 @@ web:
 SITE ?= target/site
 site: web
 	@rm -rf $(SITE) && mkdir -p $(SITE)
-	@cp -r www/index.html www/style.css www/photos.css www/sw.js www/js www/lessons www/vendor www/data www/models www/pkg www/pkg-onnx $(SITE)/
+	@cp -r www/index.html www/style.css www/photos.css www/sw.js www/js www/lessons www/vendor www/data www/models www/pkg www/pkg-onnx www/pkg-threads $(SITE)/
 	@find $(SITE) -name .gitignore -delete
 	@echo "$(SITE): $$(find $(SITE) -type f | wc -l) files, $$(du -sh $(SITE) | cut -f1); copy it to any static host"
 

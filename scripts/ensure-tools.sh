@@ -29,6 +29,11 @@ ensure_wasm() {
     say "adding the wasm32-unknown-unknown target"
     rustup target add wasm32-unknown-unknown >/dev/null
   fi
+  # the threaded photo engine rebuilds std with atomics (-Z build-std): the standard library's source
+  if ! rustup component list --installed 2>/dev/null | grep -q '^rust-src'; then
+    say "adding the rust-src component"
+    rustup component add rust-src >/dev/null
+  fi
   if ! command -v wasm-pack >/dev/null || [ "$(wasm-pack --version | awk '{print $2}')" != "$WASM_PACK_VERSION" ]; then
     say "installing wasm-pack $WASM_PACK_VERSION (cargo install, about 3 minutes)"
     cargo install --quiet --locked wasm-pack --version "$WASM_PACK_VERSION" 2>/dev/null || cargo install --quiet wasm-pack --version "$WASM_PACK_VERSION"

@@ -1,6 +1,6 @@
 //! A loop for profilers (`perf record`, `valgrind --tool=callgrind`): explains MNIST-like inputs with a
 //! method many times. `cargo run --release --example profile -- METHOD N [MODEL]` (MODEL: a name in
-//! `models/`, default `cnn`).
+//! `models/` or a path, default `cnn`).
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let method = args.get(1).map_or("epsilon-plus", String::as_str);
@@ -11,7 +11,8 @@ fn main() {
     let model = lrp::Model::try_from(bytes.as_slice()).unwrap();
     let m = lrp::Method::from_name(method, &model, &lrp::Params::default()).unwrap();
     let mut ex = lrp::Explainer::new(&model);
-    let xs: Vec<Vec<f32>> = (0..16).map(|s| lrp::testing::random_pixels(s)[..model.input_len()].to_vec()).collect();
+    // MNIST-like pixels, repeated to fill a larger input (the photo model's 3 x 224 x 224)
+    let xs: Vec<Vec<f32>> = (0..16).map(|s| lrp::testing::random_pixels(s).into_iter().cycle().take(model.input_len()).collect()).collect();
     let t = std::time::Instant::now();
     let mut acc = 0.0;
     for i in 0..n {

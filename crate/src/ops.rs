@@ -1041,7 +1041,7 @@ dispatch!(
 /// Below this many multiply-adds a product or depthwise convolution runs on one thread (a digit model's
 /// layers: handing them out would cost more than it saves); above it, its output rows are shared out
 /// among the threads of the current rayon pool (feature `threads`).
-pub const PARALLEL_MACS: usize = 1 << 22;
+pub const PARALLEL_MACS: usize = 1 << 20;
 
 /// Runs `f(r0, rows, part)` over the `rows` x `row_len` matrix `out` in parts of whole rows (a multiple
 /// of `align` rows each), one part per thread of the current pool when the work is at least

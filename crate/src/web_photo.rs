@@ -11,6 +11,11 @@ use crate::report::{ModelInfo, Summary};
 use crate::web::{bad, floats, js, request, set, to_js, ExplainRequest, MethodRequest};
 use wasm_bindgen::prelude::*;
 
+/// The threaded build (`www/pkg-threads`, feature `web-threads`): `initThreadPool(n)` starts the rayon
+/// pool of `n` Web Workers sharing the engine's memory; the kernels then share large layers among them.
+#[cfg(feature = "web-threads")]
+pub use wasm_bindgen_rayon::init_thread_pool;
+
 #[wasm_bindgen]
 pub struct PhotoEngine {
     model: Option<Model>,
@@ -42,6 +47,11 @@ impl PhotoEngine {
         let info = to_js(&ModelInfo::of(&model))?;
         self.model = Some(model);
         Ok(info)
+    }
+
+    /// The threads the kernels share their work among (1 in the single-threaded build).
+    pub fn threads(&self) -> usize {
+        crate::ops::threads()
     }
 
     /// The side of the square crop the model takes (0 without a model).

@@ -35,8 +35,8 @@ async function heatSpread(page) {
   });
 }
 
-async function openPhotos(url = S.server.url) {
-  const ctx = await openPage(S.browser, `${url}?view=photos`, { viewport: { width: 1440, height: 1000 } });
+async function openPhotos(url = S.server.url, query = '') {
+  const ctx = await openPage(S.browser, `${url}?view=photos${query}`, { viewport: { width: 1440, height: 1000 } });
   await ctx.page.waitForFunction(() => document.querySelector('#photo-top')?.dataset.top1, null, { timeout: 60000 });
   return ctx;
 }
@@ -83,6 +83,35 @@ test('a sample photo: the expected top-1, a heatmap, any class explained', async
   assert.deepEqual(problems, []);
   assert.deepEqual(foreign, []);
   await context.close();
+});
+
+// the heatmap canvas's pixels, the top-5 and the relevance sum: what a visitor sees of one explanation
+async function shown(page) {
+  return page.evaluate(() => {
+    const c = document.querySelector('#photo-heat');
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let h = 0;
+    for (let i = 0; i < d.length; i++) h = (Math.imul(h, 31) + d[i]) | 0;
+    return { pixels: h, top: document.querySelector('#photo-top').textContent, sum: document.querySelector('#photo-sum').textContent };
+  });
+}
+
+test('two threads give the numbers of one', async () => {
+  const runs = {};
+  for (const threads of [1, 2]) {
+    const { page, context, problems } = await openPhotos(S.server.url, `&threads=${threads}`);
+    assert.equal(await page.getAttribute('#photo-timing', 'data-threads'), String(threads));
+    assert.match(await page.textContent('#photo-timing'), new RegExp(`on ${threads} thread`));
+    runs[threads] = [await shown(page)];
+    const s = await seqOf(page);
+    await page.selectOption('#photo-method', 'integrated-gradients');
+    await nextResult(page, s);
+    runs[threads].push(await shown(page));
+    assert.deepEqual(problems, []);
+    await context.close();
+  }
+  assert.match(runs[1][0].top, /cat/);
+  assert.deepEqual(runs[2], runs[1]);
 });
 
 test('an uploaded photo works; a corrupt file and a bomb show an error and keep the photo', async () => {

@@ -15,6 +15,9 @@ import { settings } from './settings.js';
 
 const $ = (id) => document.getElementById(id);
 const MODEL_URL = 'models/efficientnet-lite0.safetensors';
+// Threads for the photo engine: `?threads=N` in the page's address (1 to 8), else the machine's cores, at
+// most 4 (each further thread is a Web Worker; two or three large layers a time are all this model offers)
+const THREADS = Math.max(1, Math.min(8, Number(new URLSearchParams(location.search).get('threads')) || Math.min(navigator.hardwareConcurrency || 1, 4)));
 // The view's markup and style, added when it first opens (the digits' first load does not carry them).
 const MARKUP = `
 <p class="tagline">A real ImageNet network (EfficientNet-Lite0, 1000 classes) says what a photo shows, and the heatmap shows which pixels made it say so. <span class="more">Your photos and the webcam never leave this machine: the network runs in this page.</span></p>
@@ -211,7 +214,9 @@ export class PhotoView {
     this.status('loading the photo model (9.7 MB, once)…', true);
     this.worker = new PhotoWorker((loaded, total) => this.status(`loading the photo model: ${(loaded / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MB…`, true));
     try {
-      const m = await this.worker.send({ type: 'load', url: new URL(MODEL_URL, location.href).href });
+      const m = await this.worker.send({ type: 'load', url: new URL(MODEL_URL, location.href).href, threads: THREADS });
+      this.threads = m.threads;
+      this.threadNote = m.note;
       this.classes = m.classes;
       this.side = m.side;
       this.info = m.info;
@@ -592,8 +597,10 @@ export class PhotoView {
     $('photo-sum').textContent = lrp
       ? `The heatmap sums to ${r.sum.toPrecision(3)} of the explained logit ${r.explained.toPrecision(3)} (${pct(r.sum / r.explained)}); the biases and stabilizers of the layers absorbed the rest: see the layer view. The heatmap has its own colour scale.`
       : `The heatmap sums to ${r.sum.toPrecision(3)}; the logit is ${r.explained.toPrecision(3)}. ${this.method} does not conserve relevance.`;
-    $('photo-timing').textContent = `top-5 and explanation: ${r.ms.toFixed(0)} ms in the worker (${ms.toFixed(0)} ms with the hand-over)`;
+    const threads = this.threadNote || `${this.threads} thread${this.threads === 1 ? '' : 's'}`;
+    $('photo-timing').textContent = `top-5 and explanation: ${r.ms.toFixed(0)} ms in the worker on ${threads} (${ms.toFixed(0)} ms with the hand-over)`;
     $('photo-timing').dataset.ms = r.ms.toFixed(1);
+    $('photo-timing').dataset.threads = String(this.threads);
     const fig = $('photo-heat');
     fig.dataset.nonzero = String(heat.reduce((n, v) => n + (v !== 0), 0));
     $('photos-view').dataset.seq = String(Number($('photos-view').dataset.seq || 0) + 1);
