@@ -112,8 +112,14 @@ pub fn crop_planes(image: &Decoded, crop: [f32; 3], side: u32) -> Result<Vec<f32
     if s == 0 || side == 0 {
         return Err(bad("the crop is empty"));
     }
-    let img = RgbaImage::from_raw(image.width, image.height, image.rgba.clone()).ok_or_else(|| bad("image buffer"))?;
-    let view = imageops::crop_imm(&img, x0, y0, s, s).to_image();
+    // the crop's rows copied out (not the whole image)
+    let (w, row) = (image.width as usize, s as usize * 4);
+    let mut square = Vec::with_capacity(row * s as usize);
+    for y in y0 as usize..(y0 + s) as usize {
+        let start = (y * w + x0 as usize) * 4;
+        square.extend_from_slice(image.rgba.get(start..start + row).ok_or_else(|| bad("image buffer"))?);
+    }
+    let view = RgbaImage::from_raw(s, s, square).ok_or_else(|| bad("image buffer"))?;
     let small = imageops::resize(&view, side, side, imageops::FilterType::Triangle);
     rgba_planes(small.as_raw(), side as usize, side as usize)
 }

@@ -225,13 +225,33 @@ struct Compared {
     aopc: f32,
 }
 
+/// The last request's method, built for the current model (rebuilt when the model or the request
+/// changes: building one prepares every layer's rule). Shared by [`Engine`] and the photo engine.
+#[derive(Default)]
+pub(crate) struct MethodCache(Option<(u64, MethodRequest, Method)>);
+
+impl MethodCache {
+    /// The method `req` asks for on `model`, built only if it is not the cached one.
+    pub(crate) fn get(&mut self, model: &Model, req: &ExplainRequest) -> Result<&Method, JsError> {
+        if !matches!(&self.0, Some((id, r, _)) if *id == model.id() && req.asks_for(r)) {
+            let r = MethodRequest { method: req.method.clone(), params: req.params, rules: req.rules.clone() };
+            let m = r.build(model)?;
+            self.0 = Some((model.id(), r, m));
+        }
+        self.0.as_ref().map(|(_, _, m)| m).ok_or_else(|| bad("no method"))
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.0 = None;
+    }
+}
+
 /// The engine behind the page.
 #[wasm_bindgen]
 pub struct Engine {
     model: Option<Model>,
     explainer: Explainer,
-    /// The last request's method, built for the current model (rebuilt when the request changes).
-    cached: Option<(u64, MethodRequest, Method)>,
+    cached: MethodCache,
     pixels: Vec<f32>,
     transform: Option<Transform>,
     images: Vec<u8>,
@@ -250,7 +270,7 @@ impl Engine {
         Engine {
             model: None,
             explainer: Explainer::default(),
-            cached: None,
+            cached: MethodCache::default(),
             pixels: vec![0.0; PIXELS],
             transform: None,
             images: Vec::new(),
@@ -278,7 +298,7 @@ impl Engine {
             return Err(bad(format!("this page draws 28x28 grey digits; the model takes {}x{}x{} inputs", shape.c, shape.h, shape.w)));
         }
         self.explainer = Explainer::new(&model);
-        self.cached = None;
+        self.cached.clear();
         self.watermark &= model.meta().watermark.is_some();
         self.model = Some(model);
         self.model_info()
@@ -332,8 +352,8 @@ impl Engine {
     /// `layers: true` also `layer_maps` (the relevance of every value, Float32Arrays) and `rules`.
     pub fn explain(&mut self, request: JsValue) -> Result<JsValue, JsError> {
         let req: ExplainRequest = self::request(request, "explain")?;
-        self.ensure_method(&req)?;
-        let (Some(model), Some((_, _, method))) = (self.model.as_ref(), self.cached.as_ref()) else { return Err(bad("no model loaded")) };
+        let model = self.model.as_ref().ok_or_else(|| bad("no model loaded"))?;
+        let method = self.cached.get(model, &req)?;
         let ex = &mut self.explainer;
         let query = Query { target: req.target, contrast: req.contrast, normalize: req.normalize };
         let t0 = now();
@@ -371,8 +391,8 @@ impl Engine {
     /// Explains every class with the request's method; returns `classes * 784` values (class-major).
     pub fn explain_all_classes(&mut self, request: JsValue) -> Result<Vec<f32>, JsError> {
         let req: ExplainRequest = self::request(request, "explain")?;
-        self.ensure_method(&req)?;
-        let (Some(model), Some((_, _, method))) = (self.model.as_ref(), self.cached.as_ref()) else { return Err(bad("no model loaded")) };
+        let model = self.model.as_ref().ok_or_else(|| bad("no model loaded"))?;
+        let method = self.cached.get(model, &req)?;
         let mut all = Vec::with_capacity(model.classes() * PIXELS);
         for c in 0..model.classes() {
             let e = self.explainer.explain(model, &self.pixels, method, &Query { target: Some(c), contrast: None, normalize: req.normalize }).map_err(js)?;
@@ -532,8 +552,8 @@ impl Engine {
     /// map of each class (a global view beside the local ones).
     pub fn prototype_chunk(&mut self, request: JsValue, start: u32, count: u32) -> Result<JsValue, JsError> {
         let req: ExplainRequest = self::request(request, "prototype_chunk")?;
-        self.ensure_method(&req)?;
-        let (Some(model), Some((_, _, method))) = (self.model.as_ref(), self.cached.as_ref()) else { return Err(bad("no model loaded")) };
+        let model = self.model.as_ref().ok_or_else(|| bad("no model loaded"))?;
+        let method = self.cached.get(model, &req)?;
         if self.labels.is_empty() {
             return Err(bad("no test digits loaded"));
         }
@@ -624,17 +644,6 @@ impl Engine {
         if let (true, Some(w)) = (self.watermark, self.model.as_ref().and_then(|m| m.meta().watermark.as_ref())) {
             w.stamp(&mut self.pixels);
         }
-    }
-
-    /// Builds the method of `req` for the current model into the cache, unless the cache holds it.
-    fn ensure_method(&mut self, req: &ExplainRequest) -> Result<(), JsError> {
-        let model = self.model.as_ref().ok_or_else(|| bad("no model loaded"))?;
-        if !matches!(&self.cached, Some((id, r, _)) if *id == model.id() && req.asks_for(r)) {
-            let r = MethodRequest { method: req.method.clone(), params: req.params, rules: req.rules.clone() };
-            let m = r.build(model)?;
-            self.cached = Some((model.id(), r, m));
-        }
-        Ok(())
     }
 }
 

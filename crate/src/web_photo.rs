@@ -5,10 +5,10 @@
 //! over the colour channels. A failed model load keeps the previous model; a failed input keeps the
 //! previous input.
 
-use crate::attribution::{Explainer, Method, Query};
+use crate::attribution::{Explainer, Query};
 use crate::model::{Model, ModelFormat};
 use crate::report::{ModelInfo, Summary};
-use crate::web::{bad, floats, js, request, set, to_js, ExplainRequest, MethodRequest};
+use crate::web::{bad, floats, js, request, set, to_js, ExplainRequest, MethodCache};
 use wasm_bindgen::prelude::*;
 
 /// The threaded build (`www/pkg-threads`, feature `web-threads`): `initThreadPool(n)` starts the rayon
@@ -20,7 +20,7 @@ pub use wasm_bindgen_rayon::init_thread_pool;
 pub struct PhotoEngine {
     model: Option<Model>,
     explainer: Explainer,
-    cached: Option<(u64, MethodRequest, Method)>,
+    cached: MethodCache,
     /// the crop as the model's `[3, H, W]` planes in [0, 1]
     pixels: Vec<f32>,
 }
@@ -30,7 +30,7 @@ impl PhotoEngine {
     #[wasm_bindgen(constructor)]
     pub fn new() -> PhotoEngine {
         console_error_panic_hook::set_once();
-        PhotoEngine { model: None, explainer: Explainer::default(), cached: None, pixels: Vec::new() }
+        PhotoEngine { model: None, explainer: Explainer::default(), cached: MethodCache::default(), pixels: Vec::new() }
     }
 
     /// Loads a `.safetensors` model of `3 x S x S` inputs; returns its description. On error the
@@ -42,7 +42,7 @@ impl PhotoEngine {
             return Err(bad(format!("the Photos view takes square RGB models; this one takes {}x{}x{} inputs", s.c, s.h, s.w)));
         }
         self.explainer = Explainer::new(&model);
-        self.cached = None;
+        self.cached.clear();
         self.pixels = vec![0.5; model.input_len()];
         let info = to_js(&ModelInfo::of(&model))?;
         self.model = Some(model);
@@ -84,12 +84,7 @@ impl PhotoEngine {
     pub fn explain(&mut self, request: JsValue) -> Result<JsValue, JsError> {
         let req: ExplainRequest = self::request(request, "explain")?;
         let model = self.model.as_ref().ok_or_else(|| bad("no model loaded"))?;
-        if !matches!(&self.cached, Some((id, r, _)) if *id == model.id() && req.asks_for(r)) {
-            let r = MethodRequest { method: req.method.clone(), params: req.params, rules: req.rules.clone() };
-            let m = r.build(model)?;
-            self.cached = Some((model.id(), r, m));
-        }
-        let Some((_, _, method)) = self.cached.as_ref() else { return Err(bad("no method")) };
+        let method = self.cached.get(model, &req)?;
         let query = Query { target: req.target, contrast: req.contrast, normalize: req.normalize };
         let e = self.explainer.explain(model, &self.pixels, method, &query).map_err(js)?;
         let plane = e.heatmap.len() / 3;

@@ -11,7 +11,7 @@
 // heatmap in place.
 import { colorize, colorOf, methodTable } from './engine.js';
 import { renderColorbar } from './view.js';
-import { settings } from './settings.js';
+import { settings, paramsFrom, paramText } from './settings.js';
 
 const $ = (id) => document.getElementById(id);
 const MODEL_URL = 'models/efficientnet-lite0.safetensors';
@@ -296,16 +296,13 @@ export class PhotoView {
     const row = table.methods.find((m) => m.name === this.method);
     const used = row ? row.params : [];
     document.querySelectorAll('#photos-view .param').forEach((el) => { el.hidden = !used.includes(el.dataset.param); });
-    const p = this.params();
-    const fmt = { epsilon: p.epsilon.toPrecision(2), gamma: p.gamma.toPrecision(2), alpha: `${p.alpha} (β = ${p.beta})`, steps: p.steps, samples: p.samples, sigma: p.sigma.toFixed(2) };
-    for (const [k, v] of Object.entries(fmt)) $(`p-${k}-val`).textContent = String(v);
+    for (const [k, v] of Object.entries(paramText(this.params()))) $(`p-${k}-val`).textContent = v;
     $('p-bias').hidden = !used.includes('bias');
   }
 
   params() {
-    const v = (id) => Number($(`p-${id}`).value);
-    const alpha = v('alpha');
-    const p = { epsilon: 10 ** v('epsilon'), gamma: 10 ** v('gamma'), alpha, beta: alpha - 1, steps: v('steps'), samples: v('samples'), sigma: v('sigma'), seed: 0 };
+    // this view's sliders: the page's parameters but the LSTM's bias factor and occlusion's patch
+    const p = paramsFrom((id) => ($(`p-${id}`) ? Number($(`p-${id}`).value) : NaN));
     if (!this.bias) p.bias = false;
     return p;
   }

@@ -30,11 +30,24 @@ const DEFAULTS = JSON.stringify(settings);
 
 const row = (name) => methodTable().methods.find((m) => m.name === name);
 
-// The method's parameters from the sliders (log-scale sliders hold the exponent).
-export function params(s = settings) {
-  const v = (id) => Number(s.sliders[id] ?? $(id).value);
+// The method's parameters from slider values, `v(name)` (log-scale sliders hold the exponent). A view
+// without a slider for a parameter gives NaN for it: the parameter is left out (the engine's default).
+export function paramsFrom(v) {
   const alpha = v('alpha');
-  return { epsilon: 10 ** v('epsilon'), gamma: 10 ** v('gamma'), alpha, beta: alpha - 1, bias_factor: v('bias_factor'), steps: v('steps'), samples: v('samples'), sigma: v('sigma'), seed: 0, patch: v('patch'), stride: v('stride') };
+  const p = { epsilon: 10 ** v('epsilon'), gamma: 10 ** v('gamma'), alpha, beta: alpha - 1, bias_factor: v('bias_factor'), steps: v('steps'), samples: v('samples'), sigma: v('sigma'), seed: 0, patch: v('patch'), stride: v('stride') };
+  for (const k of Object.keys(p)) if (!Number.isFinite(p[k])) delete p[k];
+  return p;
+}
+
+// The read-out of each parameter in `p`, by name.
+const FORMAT = { epsilon: (p) => p.epsilon.toPrecision(2), gamma: (p) => p.gamma.toPrecision(2), alpha: (p) => `${p.alpha} (β = ${p.beta})`, bias_factor: (p) => p.bias_factor.toFixed(2), steps: (p) => String(p.steps), samples: (p) => String(p.samples), sigma: (p) => p.sigma.toFixed(2), patch: (p) => `${p.patch} px`, stride: (p) => `${p.stride} px` };
+export function paramText(p) {
+  return Object.fromEntries(Object.keys(FORMAT).filter((k) => k in p).map((k) => [k, FORMAT[k](p)]));
+}
+
+// The page's parameters, from its sliders.
+export function params(s = settings) {
+  return paramsFrom((id) => Number(s.sliders[id] ?? $(id).value));
 }
 
 // The method as the engine reads it: `{ method, params, rules }`; a wrapper names its base (NAME:BASE).
@@ -93,9 +106,8 @@ export function show(s = settings) {
 
 // The slider read-outs, and only the sliders the method reads.
 export function showParams(s = settings) {
-  const p = params(s);
-  const fmt = { epsilon: p.epsilon.toPrecision(2), gamma: p.gamma.toPrecision(2), alpha: `${p.alpha} (β = ${p.beta})`, bias_factor: p.bias_factor.toFixed(2), steps: p.steps, samples: p.samples, sigma: p.sigma.toFixed(2), patch: `${p.patch} px`, stride: `${p.stride} px` };
-  for (const id of SLIDERS) $(`${id}-val`).textContent = String(fmt[id]);
+  const text = paramText(params(s));
+  for (const id of SLIDERS) $(`${id}-val`).textContent = text[id];
   const used = usedParams(s);
   document.querySelectorAll('.param').forEach((el) => { el.hidden = !used.includes(el.dataset.param); });
 }
