@@ -742,10 +742,11 @@ fn product_cols(
 ) {
     let (j0, j1) = (cols.start, cols.end);
     if rows.is_multiple_of(TR) && (j1 - j0).is_multiple_of(TC) {
-        // whole tiles only (the common shapes): the tightest loop
-        for r0 in (0..rows).step_by(TR) {
-            let iv = [init(r0), init(r0 + 1), init(r0 + 2), init(r0 + 3)];
-            for j in (j0..j1).step_by(TC) {
+        // whole tiles only (the common shapes): the tightest loop, every row tile over one column tile
+        // of `b` while it is in the L1 cache
+        for j in (j0..j1).step_by(TC) {
+            for r0 in (0..rows).step_by(TR) {
+                let iv = [init(r0), init(r0 + 1), init(r0 + 2), init(r0 + 3)];
                 tile_full(a, ars, ats, r0, TR, b, t_len, p, j, iv, out);
             }
         }
