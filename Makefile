@@ -31,7 +31,8 @@ cli:
 # the photo engine with threads (loaded by the photo worker when the page is cross-origin isolated): wasm
 # atomics need a standard library built with them, so cargo rebuilds std (`-Z build-std`, the toolchain's
 # rust-src; RUSTC_BOOTSTRAP=1 lets the pinned stable toolchain take that flag) in a target dir of its own,
-# and wasm-opt runs by hand with threads enabled.
+# and wasm-opt runs by hand with threads enabled (rustc warns that `atomics` is an unstable target feature:
+# expected).
 # (shared memory and the thread-local storage exports are asked of the linker explicitly; 1 GiB at most)
 THREADS_FLAGS := -C target-feature=+atomics,+bulk-memory,+mutable-globals,+simd128 -C link-arg=--shared-memory -C link-arg=--max-memory=1073741824 -C link-arg=--import-memory -C link-arg=--export=__wasm_init_tls -C link-arg=--export=__tls_size -C link-arg=--export=__tls_align -C link-arg=--export=__tls_base
 WASM_OPT := -O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue
