@@ -1083,6 +1083,15 @@ pub fn matmul_t(w: &[f32], m: usize, k: usize, g: &[f32], p: usize, gcol: &mut [
     by_rows(gcol, k, p, macs, TR, |r0, n, part| matmul_t_rows(w, m, k, r0..r0 + n, g, p, part));
 }
 
+/// Runs `f` on the caller's scratch buffer (held in `tmp`) for the first part of a [`by_rows`] split
+/// that asks, and on a fresh one of `len` floats for each further part (another thread's).
+fn with_scratch(tmp: &std::sync::Mutex<Option<&mut [f32]>>, len: usize, f: impl FnOnce(&mut [f32])) {
+    match tmp.lock().ok().and_then(|mut t| t.take()) {
+        Some(t) => f(t),
+        None => f(&mut vec![0.0; len]),
+    }
+}
+
 /// A depthwise convolution (one input and one output channel per group, weights `[c, kh, kw]`) on
 /// the zero-padded input `xp` ([`Window::pad_into`]; `x` itself without padding), straight from
 /// the image: `out[c, o] = b[c] + sum over (ky, kx) in order of w[c, ky, kx] * xp[..]`, the sums of
@@ -1096,10 +1105,7 @@ pub fn depthwise(win: Window, w: &[f32], bias: Option<&[f32]>, xp: &[f32], tmp: 
     by_rows(out, win.in_c, win.positions(), win.in_c * kk * win.positions(), 1, |c0, n, part| {
         let sub = Window { in_c: n, ..win };
         let (w, b, x) = (&w[c0 * kk..(c0 + n) * kk], bias.map(|b| &b[c0..c0 + n]), &xp[c0 * plane..(c0 + n) * plane]);
-        match tmp.lock().ok().and_then(|mut t| t.take()) {
-            Some(t) => depthwise_serial(sub, w, b, x, t, part),
-            None => depthwise_serial(sub, w, b, x, &mut vec![0.0; win.wide_len()], part),
-        }
+        with_scratch(&tmp, win.wide_len(), |t| depthwise_serial(sub, w, b, x, t, part));
     });
 }
 
@@ -1114,10 +1120,7 @@ pub fn depthwise_t(win: Window, w: &[f32], g: &[f32], tmp: &mut [f32], gp: &mut 
     by_rows(gp, win.in_c, plane, win.in_c * kk * p, 1, |c0, n, part| {
         let sub = Window { in_c: n, ..win };
         let (w, g) = (&w[c0 * kk..(c0 + n) * kk], &g[c0 * p..(c0 + n) * p]);
-        match tmp.lock().ok().and_then(|mut t| t.take()) {
-            Some(t) => depthwise_t_serial(sub, w, g, t, part),
-            None => depthwise_t_serial(sub, w, g, &mut vec![0.0; win.wide_len()], part),
-        }
+        with_scratch(&tmp, win.wide_len(), |t| depthwise_t_serial(sub, w, g, t, part));
     });
 }
 
