@@ -399,20 +399,101 @@ impl Window {
     pub fn padded_dims(&self) -> (usize, usize) {
         (self.in_h + self.pad[0] + self.pad[2], self.in_w + self.pad[1] + self.pad[3])
     }
-    /// The floats from a channel's first output to its last in the (padded) input at stride 1,
-    /// `(out_h - 1) * pw + out_w`: the "wide row" of [`depthwise`].
-    pub fn wide_len(&self) -> usize {
-        (self.out_h - 1) * self.padded_dims().1 + self.out_w
+    /// Rows and columns of each of the `sh * sw` phase planes of [`depthwise`]: the padded rows `y`
+    /// with one `y % sh` and columns `x` with one `x % sw` (at stride 1 the padded plane itself).
+    pub fn phase_dims(&self) -> (usize, usize) {
+        let (ph, pw) = self.padded_dims();
+        (ph.div_ceil(self.sh), pw.div_ceil(self.sw))
+    }
+    /// Floats of scratch that [`depthwise`] and [`depthwise_t`] need for the channels one thread
+    /// computes (`None` if it overflows): the phase planes (at a stride above 1) and a channel's
+    /// output gradient on the phase grid with the margins the taps reach into (which is at least
+    /// the forward's wide row).
+    pub fn depthwise_scratch(&self) -> Option<usize> {
+        let (qh, qw) = self.phase_dims();
+        let planes = if (self.sh, self.sw) == (1, 1) { 0 } else { (self.sh * self.sw).checked_mul(qh)?.checked_mul(qw)? };
+        let grid = qh.checked_add((self.kh - 1) * self.dh / self.sh + 1)?.checked_mul(qw)?;
+        planes.checked_add(grid)
+    }
+    /// One padded channel `x` as its phase planes (`sh * sw` planes of [`Window::phase_dims`], in
+    /// order of `(y % sh, x % sw)`; zeros past the edge): every tap of a strided window then reads
+    /// consecutive floats.
+    fn split_phases(&self, x: &[f32], planes: &mut [f32]) {
+        let ((ph, pw), (qh, qw)) = (self.padded_dims(), self.phase_dims());
+        if self.sw == 2 {
+            // only the rows past the edge of each plane (the odd plane's last column: below)
+            for fy in 0..self.sh {
+                let rows = (ph + self.sh - 1 - fy) / self.sh;
+                for f in 0..2 {
+                    let at = (fy * 2 + f) * qh * qw;
+                    planes[at + rows * qw..at + qh * qw].fill(0.0);
+                }
+            }
+        } else {
+            planes.fill(0.0);
+        }
+        for (y, row) in x[..ph * pw].chunks_exact(pw).enumerate() {
+            if self.sw == 2 {
+                // both column phases in one pass over the row
+                let at = ((y % self.sh) * 2 * qh + y / self.sh) * qw;
+                let (even, odd) = planes[at..].split_at_mut(qh * qw);
+                let (even, odd) = (&mut even[..qw], &mut odd[..qw]);
+                for ((e, o), pair) in even.iter_mut().zip(odd.iter_mut()).zip(row.chunks_exact(2)) {
+                    (*e, *o) = (pair[0], pair[1]);
+                }
+                if pw % 2 == 1 {
+                    (even[qw - 1], odd[qw - 1]) = (row[pw - 1], 0.0);
+                }
+                continue;
+            }
+            for f in 0..self.sw {
+                let at = (((y % self.sh) * self.sw + f) * qh + y / self.sh) * qw;
+                for (d, &v) in planes[at..at + qw].iter_mut().zip(row[f..].iter().step_by(self.sw)) {
+                    *d = v;
+                }
+            }
+        }
+    }
+    /// The inverse of [`Window::split_phases`]: the padded channel `x` from its phase planes.
+    fn merge_phases(&self, planes: &[f32], x: &mut [f32]) {
+        let ((ph, pw), (qh, qw)) = (self.padded_dims(), self.phase_dims());
+        for (y, row) in x[..ph * pw].chunks_exact_mut(pw).enumerate() {
+            if self.sw == 2 {
+                let at = ((y % self.sh) * 2 * qh + y / self.sh) * qw;
+                let (even, odd) = (&planes[at..at + qw], &planes[at + qh * qw..at + qh * qw + qw]);
+                for ((&e, &o), pair) in even.iter().zip(odd).zip(row.chunks_exact_mut(2)) {
+                    (pair[0], pair[1]) = (e, o);
+                }
+                if pw % 2 == 1 {
+                    row[pw - 1] = even[qw - 1];
+                }
+                continue;
+            }
+            for f in 0..self.sw {
+                let at = (((y % self.sh) * self.sw + f) * qh + y / self.sh) * qw;
+                for (d, &v) in row[f..].iter_mut().step_by(self.sw).zip(&planes[at..at + qw]) {
+                    *d = v;
+                }
+            }
+        }
     }
     /// `xp` = `x` with the zero padding around every channel ([`Window::padded_dims`]).
     pub fn pad_into(&self, x: &[f32], xp: &mut [f32]) {
         let (ph, pw) = self.padded_dims();
+        let (top, left, w) = (self.pad[0], self.pad[1], self.in_w);
+        // each channel: the rows above, then every row as its left margin, the input row and its
+        // right margin, then the rows below (every float written once)
         let xp = &mut xp[..self.in_c * ph * pw];
-        xp.fill(0.0);
-        for (c, src) in x[..self.in_c * self.in_h * self.in_w].chunks_exact(self.in_w).enumerate() {
-            let (ch, y) = (c / self.in_h, c % self.in_h);
-            let dst = (ch * ph + y + self.pad[0]) * pw + self.pad[1];
-            xp[dst..dst + self.in_w].copy_from_slice(src);
+        for (plane, src) in xp.chunks_exact_mut(ph * pw).zip(x[..self.in_c * self.in_h * w].chunks_exact(self.in_h * w)) {
+            let (above, rest) = plane.split_at_mut(top * pw);
+            above.fill(0.0);
+            let (inside, below) = rest.split_at_mut(self.in_h * pw);
+            for (row, s) in inside.chunks_exact_mut(pw).zip(src.chunks_exact(w)) {
+                row[..left].fill(0.0);
+                row[left..left + w].copy_from_slice(s);
+                row[left + w..].fill(0.0);
+            }
+            below.fill(0.0);
         }
     }
     /// `x` = the inside of the padded `xp` (the transpose of [`Window::pad_into`] drops the padding).
@@ -547,29 +628,37 @@ const TC: usize = 16;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 const TC: usize = 8;
 
+/// The right-hand matrix of the products: `b[t, j]` is `data[t * stride + j - first]` (the map
+/// itself: rows `p` apart from column 0; or a packed panel of one column tile: rows `TC` apart from
+/// the tile's first column).
+#[derive(Clone, Copy)]
+struct Rows<'a> {
+    data: &'a [f32],
+    stride: usize,
+    first: usize,
+}
+
+impl<'a> Rows<'a> {
+    fn of(data: &'a [f32], stride: usize) -> Self {
+        Rows { data, stride, first: 0 }
+    }
+}
+
 /// `out[r, j..j+W] = init[r] + sum_t a(r, t) * b[t, j..j+W]` for the `nr` rows from `r0` (`nr` <= 4),
-/// where `a(r, t) = a[r * ars + t * ats]`: a register-tiled kernel shared by the convolution and its
-/// transpose, written as plain loops that LLVM vectorises. Every output is `init` plus the products in
+/// where `a(r, t) = a[r * ars + t * ats]` and `b` is read through [`Rows`]: a register-tiled kernel
+/// shared by the convolution and its transpose, written as plain loops that LLVM vectorises. Every output is `init` plus the products in
 /// order of `t`, as the plain loop adds them, whatever the tile.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn tile<const W: usize>(
-    a: &[f32],
-    ars: usize,
-    ats: usize,
-    r0: usize,
-    nr: usize,
-    b: &[f32],
-    t_len: usize,
-    p: usize,
-    j: usize,
-    init: [f32; TR],
-    out: &mut [f32],
-) {
+fn tile<const W: usize>(a: &[f32], ars: usize, ats: usize, r0: usize, nr: usize, b: Rows, t_len: usize, p: usize, j: usize, init: [f32; TR], out: &mut [f32]) {
     // every index the loops touch, checked once (checks inside them cost as much as the products)
-    assert!(t_len == 0 || nr == 0 || ((t_len - 1) * p + j + W <= b.len() && (r0 + nr - 1) * ars + (t_len - 1) * ats < a.len()));
+    assert!(
+        t_len == 0
+            || nr == 0
+            || (j >= b.first && (t_len - 1) * b.stride + j - b.first + W <= b.data.len() && (r0 + nr - 1) * ars + (t_len - 1) * ats < a.len())
+    );
     // SAFETY (both): t < t_len and r < nr, so the indices lie inside `b` and `a` by the assert above.
-    let bt = |t: usize| -> &[f32; W] { unsafe { &*b.as_ptr().add(t * p + j).cast::<[f32; W]>() } };
+    let bt = |t: usize| -> &[f32; W] { unsafe { &*b.data.as_ptr().add(t * b.stride + j - b.first).cast::<[f32; W]>() } };
     let av = |r: usize, t: usize| -> f32 { unsafe { *a.get_unchecked((r0 + r) * ars + t * ats) } };
     if nr == TR {
         // four named accumulators: LLVM keeps them in registers (an array of them it spills)
@@ -640,17 +729,22 @@ fn tile<const W: usize>(
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn tile_full(a: &[f32], ars: usize, ats: usize, r0: usize, nr: usize, b: &[f32], t_len: usize, p: usize, j: usize, init: [f32; TR], out: &mut [f32]) {
+fn tile_full(a: &[f32], ars: usize, ats: usize, r0: usize, nr: usize, b: Rows, t_len: usize, p: usize, j: usize, init: [f32; TR], out: &mut [f32]) {
     if nr != TR || t_len == 0 {
         return tile::<TC>(a, ars, ats, r0, nr, b, t_len, p, j, init, out);
     }
     // every index the loops below touch, checked once
-    assert!((t_len - 1) * p + j + TC <= b.len() && (r0 + TR - 1) * ars + (t_len - 1) * ats < a.len() && (r0 + TR - 1) * p + j + TC <= out.len());
+    assert!(
+        j >= b.first
+            && (t_len - 1) * b.stride + j - b.first + TC <= b.data.len()
+            && (r0 + TR - 1) * ars + (t_len - 1) * ats < a.len()
+            && (r0 + TR - 1) * p + j + TC <= out.len()
+    );
     let mut c = init.map(|v| [v4::splat(v); 2]);
     for t in 0..t_len {
-        // SAFETY: t * p + j + 8 <= b.len() and (r0 + r) * ars + t * ats < a.len() by the assert above.
+        // SAFETY: t * b.stride + j - b.first + 8 <= b.data.len() and (r0 + r) * ars + t * ats < a.len() by the assert above.
         let (b0, b1, rows) = unsafe {
-            let bt = b.as_ptr().add(t * p + j);
+            let bt = b.data.as_ptr().add(t * b.stride + j - b.first);
             let ar = a.as_ptr().add(r0 * ars + t * ats);
             (v4::load(bt), v4::load(bt.add(4)), [*ar, *ar.add(ars), *ar.add(2 * ars), *ar.add(3 * ars)])
         };
@@ -675,18 +769,18 @@ fn tile_full(a: &[f32], ars: usize, ats: usize, r0: usize, nr: usize, b: &[f32],
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn tile_full(a: &[f32], ars: usize, ats: usize, r0: usize, nr: usize, b: &[f32], t_len: usize, p: usize, j: usize, init: [f32; TR], out: &mut [f32]) {
+fn tile_full(a: &[f32], ars: usize, ats: usize, r0: usize, nr: usize, b: Rows, t_len: usize, p: usize, j: usize, init: [f32; TR], out: &mut [f32]) {
     if nr != TR {
         return tile::<TC>(a, ars, ats, r0, nr, b, t_len, p, j, init, out);
     }
     // every index the loop touches, checked once (checks inside it cost as much as the products)
-    assert!(t_len == 0 || ((t_len - 1) * p + j + TC <= b.len() && (r0 + TR - 1) * ars + (t_len - 1) * ats < a.len()));
+    assert!(t_len == 0 || (j >= b.first && (t_len - 1) * b.stride + j - b.first + TC <= b.data.len() && (r0 + TR - 1) * ars + (t_len - 1) * ats < a.len()));
     let (mut c0, mut c1, mut c2, mut c3) = ([init[0]; TC], [init[1]; TC], [init[2]; TC], [init[3]; TC]);
     for t in 0..t_len {
         // SAFETY: t < t_len and r < TR, so every index lies inside `b` and `a` by the assert above.
         let (bt, a0, a1, a2, a3) = unsafe {
             let ap = a.as_ptr().add(r0 * ars + t * ats);
-            (&*b.as_ptr().add(t * p + j).cast::<[f32; TC]>(), *ap, *ap.add(ars), *ap.add(2 * ars), *ap.add(3 * ars))
+            (&*b.data.as_ptr().add(t * b.stride + j - b.first).cast::<[f32; TC]>(), *ap, *ap.add(ars), *ap.add(2 * ars), *ap.add(3 * ars))
         };
         for q in 0..TC {
             c0[q] += a0 * bt[q];
@@ -708,13 +802,35 @@ fn tile_full(a: &[f32], ars: usize, ats: usize, r0: usize, nr: usize, b: &[f32],
 #[allow(clippy::too_many_arguments)]
 fn product(a: &[f32], ars: usize, ats: usize, rows: usize, b: &[f32], t_len: usize, p: usize, init: impl Fn(usize) -> f32, out: &mut [f32]) {
     let block = column_block(t_len);
+    // rows of `b` that are not a whole number of tiles long (a 7x7 or 14x14 map) start anywhere in a
+    // cache line, so that every load of `b` by a tile would straddle two lines: [`product_cols`] then
+    // copies each column tile once into a packed panel that all the row tiles read. That pays for large
+    // products only (the photo model's): a digit model's products are small enough for their
+    // operands to stay in the L1 and L2 caches, and packing made them slower
+    let pack = !p.is_multiple_of(TC) && rows >= 4 * TR && t_len <= PANEL_T && p >= TC && rows * t_len * p >= PARALLEL_MACS;
+    // uninitialised: zeroing 80 KiB would cost a small product more than packing saves it (and push
+    // its operands out of the L1 cache); product_cols writes each panel before it reads it
+    let mut panel_buf = std::mem::MaybeUninit::<[f32; PANEL_T * TC]>::uninit();
     let mut j0 = 0;
     while j0 < p {
         let j1 = (j0 + block).min(p);
-        product_cols(a, ars, ats, rows, b, t_len, p, j0..j1, &init, out);
+        let panel = pack.then(|| panel_slots(&mut panel_buf));
+        product_cols(a, ars, ats, rows, b, t_len, p, j0..j1, panel, &init, out);
         j0 = j1;
     }
 }
+
+/// The panel's floats as a slice of `MaybeUninit` (no bytes are read before they are written).
+#[inline(always)]
+fn panel_slots(panel: &mut std::mem::MaybeUninit<[f32; PANEL_T * TC]>) -> &mut [std::mem::MaybeUninit<f32>] {
+    // SAFETY: `[MaybeUninit<f32>; N]` has the layout of `MaybeUninit<[f32; N]>`, and a slice of
+    // `MaybeUninit` may hold uninitialised memory.
+    unsafe { std::slice::from_raw_parts_mut(panel.as_mut_ptr().cast::<std::mem::MaybeUninit<f32>>(), PANEL_T * TC) }
+}
+
+/// The most rows of `b` (`t_len`) that [`product`] packs into a panel on the stack (`TC` floats each:
+/// 80 KiB natively, 40 KiB in wasm).
+const PANEL_T: usize = 1280;
 
 /// Columns per block of [`product`]: a panel of `b` of about 64 KiB (the L2 cache holds it with room to
 /// spare), at least four full tiles wide.
@@ -723,9 +839,9 @@ fn column_block(t_len: usize) -> usize {
     (PANEL_FLOATS / t_len.max(1) / (4 * TC) * (4 * TC)).max(4 * TC)
 }
 
-/// The columns `cols` of [`product`]: tiles of four rows (the last tile one to three) and `TC` columns,
-/// the ragged columns in tiles of 8, 4, 2 and 1 (the same order of additions throughout: identical
-/// results).
+/// The columns `cols` of [`product`]: tiles of four rows (the last tile one to three) and `TC` columns
+/// (read from `panel`, packed column tile by column tile, where [`product`] gives one), the ragged
+/// columns in tiles of 8, 4, 2 and 1 (the same order of additions throughout: identical results).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn product_cols(
@@ -737,20 +853,39 @@ fn product_cols(
     t_len: usize,
     p: usize,
     cols: std::ops::Range<usize>,
+    panel: Option<&mut [std::mem::MaybeUninit<f32>]>,
     init: &impl Fn(usize) -> f32,
     out: &mut [f32],
 ) {
     let (j0, j1) = (cols.start, cols.end);
-    if rows.is_multiple_of(TR) && (j1 - j0).is_multiple_of(TC) {
+    if panel.is_none() && rows.is_multiple_of(TR) && (j1 - j0).is_multiple_of(TC) {
         // whole tiles only (the common shapes): the tightest loop, every row tile over one column tile
         // of `b` while it is in the L1 cache
         for j in (j0..j1).step_by(TC) {
             for r0 in (0..rows).step_by(TR) {
                 let iv = [init(r0), init(r0 + 1), init(r0 + 2), init(r0 + 3)];
-                tile_full(a, ars, ats, r0, TR, b, t_len, p, j, iv, out);
+                tile_full(a, ars, ats, r0, TR, Rows::of(b, p), t_len, p, j, iv, out);
             }
         }
         return;
+    }
+    let mut j0 = j0;
+    if let Some(panel) = panel {
+        while j0 + TC <= j1 {
+            for (t, row) in panel[..t_len * TC].chunks_exact_mut(TC).enumerate() {
+                for (d, &v) in row.iter_mut().zip(&b[t * p + j0..t * p + j0 + TC]) {
+                    d.write(v);
+                }
+            }
+            // SAFETY: the first `t_len * TC` floats of the panel were written just above.
+            let packed = unsafe { std::slice::from_raw_parts(panel.as_ptr().cast::<f32>(), t_len * TC) };
+            for r0 in (0..rows).step_by(TR) {
+                let nr = TR.min(rows - r0);
+                let iv: [f32; TR] = std::array::from_fn(|r| if r < nr { init(r0 + r) } else { 0.0 });
+                tile_full(a, ars, ats, r0, nr, Rows { data: packed, stride: TC, first: j0 }, t_len, p, j0, iv, out);
+            }
+            j0 += TC;
+        }
     }
     for r0 in (0..rows).step_by(TR) {
         let nr = TR.min(rows - r0);
@@ -760,39 +895,39 @@ fn product_cols(
         match nr {
             1 => {
                 while j + 4 * TC <= j1 {
-                    tile::<{ 4 * TC }>(a, ars, ats, r0, nr, b, t_len, p, j, iv, out);
+                    tile::<{ 4 * TC }>(a, ars, ats, r0, nr, Rows::of(b, p), t_len, p, j, iv, out);
                     j += 4 * TC;
                 }
             }
             2 => {
                 while j + 2 * TC <= j1 {
-                    tile::<{ 2 * TC }>(a, ars, ats, r0, nr, b, t_len, p, j, iv, out);
+                    tile::<{ 2 * TC }>(a, ars, ats, r0, nr, Rows::of(b, p), t_len, p, j, iv, out);
                     j += 2 * TC;
                 }
             }
             _ => {}
         }
         while j + TC <= j1 {
-            tile_full(a, ars, ats, r0, nr, b, t_len, p, j, iv, out);
+            tile_full(a, ars, ats, r0, nr, Rows::of(b, p), t_len, p, j, iv, out);
             j += TC;
         }
         while j < j1 {
             let w = j1 - j;
             j += match w {
                 8.. if TC > 8 => {
-                    tile::<8>(a, ars, ats, r0, nr, b, t_len, p, j, iv, out);
+                    tile::<8>(a, ars, ats, r0, nr, Rows::of(b, p), t_len, p, j, iv, out);
                     8
                 }
                 4.. => {
-                    tile::<4>(a, ars, ats, r0, nr, b, t_len, p, j, iv, out);
+                    tile::<4>(a, ars, ats, r0, nr, Rows::of(b, p), t_len, p, j, iv, out);
                     4
                 }
                 2.. => {
-                    tile::<2>(a, ars, ats, r0, nr, b, t_len, p, j, iv, out);
+                    tile::<2>(a, ars, ats, r0, nr, Rows::of(b, p), t_len, p, j, iv, out);
                     2
                 }
                 _ => {
-                    tile::<1>(a, ars, ats, r0, nr, b, t_len, p, j, iv, out);
+                    tile::<1>(a, ars, ats, r0, nr, Rows::of(b, p), t_len, p, j, iv, out);
                     1
                 }
             };
@@ -1095,32 +1230,37 @@ fn with_scratch(tmp: &std::sync::Mutex<Option<&mut [f32]>>, len: usize, f: impl 
 /// A depthwise convolution (one input and one output channel per group, weights `[c, kh, kw]`) on
 /// the zero-padded input `xp` ([`Window::pad_into`]; `x` itself without padding), straight from
 /// the image: `out[c, o] = b[c] + sum over (ky, kx) in order of w[c, ky, kx] * xp[..]`, the sums of
-/// im2col and [`matmul`] in their order, padding products included (the same bits). At stride 1 a
-/// channel's outputs are computed as one long row of [`Window::wide_len`] floats in `tmp` (running
-/// on through the padding between output rows), then picked out. Channels are shared out among the
-/// threads as [`matmul`]'s rows are (each further thread with a `tmp` of its own).
+/// im2col and [`matmul`] in their order, padding products included (the same bits). A channel's
+/// outputs are computed as one long "wide" row in `tmp` ([`Window::depthwise_scratch`] floats), running
+/// on through the padding between output rows, then picked out; at a stride above 1 from the
+/// channel's phase planes ([`Window::split_phases`]), so that every tap reads consecutive floats.
+/// Channels are shared out among the threads as [`matmul`]'s rows are (each further thread with a
+/// `tmp` of its own).
 pub fn depthwise(win: Window, w: &[f32], bias: Option<&[f32]>, xp: &[f32], tmp: &mut [f32], out: &mut [f32]) {
     let (kk, plane) = (win.kh * win.kw, win.padded_dims().0 * win.padded_dims().1);
+    let scratch = win.depthwise_scratch().expect("a validated window's scratch fits in usize");
     let tmp = std::sync::Mutex::new(Some(tmp));
     by_rows(out, win.in_c, win.positions(), win.in_c * kk * win.positions(), 1, |c0, n, part| {
         let sub = Window { in_c: n, ..win };
         let (w, b, x) = (&w[c0 * kk..(c0 + n) * kk], bias.map(|b| &b[c0..c0 + n]), &xp[c0 * plane..(c0 + n) * plane]);
-        with_scratch(&tmp, win.wide_len(), |t| depthwise_serial(sub, w, b, x, t, part));
+        with_scratch(&tmp, scratch, |t| depthwise_serial(sub, w, b, x, t, part));
     });
 }
 
-/// The transpose of [`depthwise`] into the padded gradient `gp` (overwritten): for each `(ky, kx)`
-/// in order, every output adds `w * g` to the input under it, as [`matmul_t`] then
-/// [`Window::col2im`] add them (`tmp`: the wide row at stride 1). Channels are shared out as in
-/// [`depthwise`].
+/// The transpose of [`depthwise`] into the padded gradient `gp` (overwritten): every input adds
+/// `w * g` of the outputs over it for each `(ky, kx)` in order, as [`matmul_t`] then
+/// [`Window::col2im`] add them. It is computed as a correlation with the kernel turned round, in
+/// wide rows over the output gradient laid out with zero margins in `tmp`; at a stride above 1 each
+/// phase plane of `gp` takes its own taps. Channels are shared out as in [`depthwise`].
 pub fn depthwise_t(win: Window, w: &[f32], g: &[f32], tmp: &mut [f32], gp: &mut [f32]) {
     let (kk, p) = (win.kh * win.kw, win.positions());
     let plane = win.padded_dims().0 * win.padded_dims().1;
+    let scratch = win.depthwise_scratch().expect("a validated window's scratch fits in usize");
     let tmp = std::sync::Mutex::new(Some(tmp));
     by_rows(gp, win.in_c, plane, win.in_c * kk * p, 1, |c0, n, part| {
         let sub = Window { in_c: n, ..win };
         let (w, g) = (&w[c0 * kk..(c0 + n) * kk], &g[c0 * p..(c0 + n) * p]);
-        with_scratch(&tmp, win.wide_len(), |t| depthwise_t_serial(sub, w, g, t, part));
+        with_scratch(&tmp, scratch, |t| depthwise_t_serial(sub, w, g, t, part));
     });
 }
 
@@ -1144,78 +1284,138 @@ fn shares_impl(s: &mut [f32], r: &[f32], z: &[f32], z_orig: &[f32], coef: f32, e
     }
 }
 
+/// Outputs per register block of the depthwise kernels: 64 floats natively (eight AVX registers),
+/// 32 in wasm (eight `v128`): enough independent sums to hide the latency of the additions.
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+const DW_BLOCK: usize = 64;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+const DW_BLOCK: usize = 32;
+
+/// Taps per pass of [`taps_rows`] (a 5 x 5 kernel's 25 in one pass).
+const TAPS: usize = 32;
+
+/// `out[i] = init + sum over the taps (offset, w) in order of w * x[offset + i]`, `TAPS` taps a pass:
+/// the first pass starts from `init`, each further one from the sums so far (the same additions in
+/// the same order).
+#[inline(always)]
+fn taps_rows(taps: impl Iterator<Item = (usize, f32)>, init: f32, x: &[f32], out: &mut [f32]) {
+    let (mut offs, mut ws, mut n, mut first) = ([0usize; TAPS], [0f32; TAPS], 0, true);
+    for (o, w) in taps {
+        (offs[n], ws[n], n) = (o, w, n + 1);
+        if n == TAPS {
+            taps_pass(&offs, &ws, first.then_some(init), x, out);
+            (n, first) = (0, false);
+        }
+    }
+    if n > 0 || first {
+        taps_pass(&offs[..n], &ws[..n], first.then_some(init), x, out);
+    }
+}
+
+/// One pass of [`taps_rows`] (from `init`, or from `out` if `None`): blocks of [`DW_BLOCK`] outputs
+/// whose sums stay in registers over all the taps (one store per output, not one per tap), then 8,
+/// then 1.
+#[inline(always)]
+fn taps_pass(offs: &[usize], ws: &[f32], init: Option<f32>, x: &[f32], out: &mut [f32]) {
+    let n = out.len();
+    // every index the blocks read, checked once
+    assert!(offs.len() == ws.len() && offs.iter().all(|&o| o <= x.len() && x.len() - o >= n));
+    let mut i = 0;
+    while i + DW_BLOCK <= n {
+        taps_block::<DW_BLOCK>(offs, ws, init, x, i, out);
+        i += DW_BLOCK;
+    }
+    while i + 8 <= n {
+        taps_block::<8>(offs, ws, init, x, i, out);
+        i += 8;
+    }
+    while i < n {
+        taps_block::<1>(offs, ws, init, x, i, out);
+        i += 1;
+    }
+}
+
+#[inline(always)]
+fn taps_block<const W: usize>(offs: &[usize], ws: &[f32], init: Option<f32>, x: &[f32], i: usize, out: &mut [f32]) {
+    let out = &mut out[i..i + W];
+    let mut acc = [0.0f32; W];
+    match init {
+        Some(v) => acc.fill(v),
+        None => acc.copy_from_slice(out),
+    }
+    for (&o, &w) in offs.iter().zip(ws) {
+        // SAFETY: o + i + W <= o + out.len() <= x.len(), asserted by taps_pass.
+        let xs = unsafe { &*x.as_ptr().add(o + i).cast::<[f32; W]>() };
+        for q in 0..W {
+            acc[q] += w * xs[q];
+        }
+    }
+    out.copy_from_slice(&acc);
+}
+
 #[inline(always)]
 fn depthwise_impl(win: Window, w: &[f32], bias: Option<&[f32]>, xp: &[f32], tmp: &mut [f32], out: &mut [f32]) {
-    let (ph, pw) = win.padded_dims();
+    let ((ph, pw), (qh, qw)) = (win.padded_dims(), win.phase_dims());
     let (kk, ow, p) = (win.kh * win.kw, win.out_w, win.positions());
+    let strided = (win.sh, win.sw) != (1, 1);
+    let (planes, wide) = tmp.split_at_mut(if strided { win.sh * win.sw * qh * qw } else { 0 });
+    let wide = &mut wide[..(win.out_h - 1) * qw + ow];
+    // tap (ky, kx) reads its phase plane from the row and column under the output's first tap
+    let offset = |ky: usize, kx: usize| {
+        let (y, x) = (ky * win.dh, kx * win.dw);
+        ((y % win.sh * win.sw + x % win.sw) * qh + y / win.sh) * qw + x / win.sw
+    };
     for c in 0..win.in_c {
         let x = &xp[c * ph * pw..(c + 1) * ph * pw];
+        let src: &[f32] = if strided {
+            win.split_phases(x, planes);
+            planes
+        } else {
+            x
+        };
         let wc = &w[c * kk..(c + 1) * kk];
-        let b = bias.map_or(0.0, |b| b[c]);
-        let oc = &mut out[c * p..(c + 1) * p];
-        if (win.sh, win.sw) == (1, 1) {
-            let wide = &mut tmp[..win.wide_len()];
-            wide.fill(b);
-            for ky in 0..win.kh {
-                for kx in 0..win.kw {
-                    let start = ky * win.dh * pw + kx * win.dw;
-                    axpy(wide, wc[ky * win.kw + kx], &x[start..start + wide.len()]);
-                }
-            }
-            for (oy, o) in oc.chunks_exact_mut(ow).enumerate() {
-                o.copy_from_slice(&wide[oy * pw..oy * pw + ow]);
-            }
-            continue;
-        }
-        for (oy, o) in oc.chunks_exact_mut(ow).enumerate() {
-            o.fill(b);
-            for ky in 0..win.kh {
-                let row = &x[(oy * win.sh + ky * win.dh) * pw..];
-                for kx in 0..win.kw {
-                    let (wv, r) = (wc[ky * win.kw + kx], &row[kx * win.dw..]);
-                    for (ox, v) in o.iter_mut().enumerate() {
-                        *v += wv * r[ox * win.sw];
-                    }
-                }
-            }
+        let taps = (0..kk).map(|t| (offset(t / win.kw, t % win.kw), wc[t]));
+        taps_rows(taps, bias.map_or(0.0, |b| b[c]), src, wide);
+        for (oy, o) in out[c * p..(c + 1) * p].chunks_exact_mut(ow).enumerate() {
+            o.copy_from_slice(&wide[oy * qw..oy * qw + ow]);
         }
     }
 }
 
 #[inline(always)]
 fn depthwise_t_impl(win: Window, w: &[f32], g: &[f32], tmp: &mut [f32], gp: &mut [f32]) {
-    let (ph, pw) = win.padded_dims();
+    let ((ph, pw), (qh, qw)) = (win.padded_dims(), win.phase_dims());
     let (kk, ow, p) = (win.kh * win.kw, win.out_w, win.positions());
-    gp[..win.in_c * ph * pw].fill(0.0);
+    let strided = (win.sh, win.sw) != (1, 1);
+    // the margins: the most rows and columns of the phase grid a tap reaches past the output
+    let (top, left) = ((win.kh - 1) * win.dh / win.sh, (win.kw - 1) * win.dw / win.sw);
+    let (planes, grid) = tmp.split_at_mut(if strided { win.sh * win.sw * qh * qw } else { 0 });
+    let grid = &mut grid[..(qh + top + 1) * qw];
     for c in 0..win.in_c {
+        // the output gradient on the phase grid, `top` rows and `left` columns in, zeros around
+        grid.fill(0.0);
+        for (oy, gr) in g[c * p..(c + 1) * p].chunks_exact(ow).enumerate() {
+            let at = (oy + top) * qw + left;
+            grid[at..at + ow].copy_from_slice(gr);
+        }
+        let wc = &w[c * kk..(c + 1) * kk];
         let d = &mut gp[c * ph * pw..(c + 1) * ph * pw];
-        let gc = &g[c * p..(c + 1) * p];
-        if (win.sh, win.sw) == (1, 1) {
-            // the gradient on the wide row (0 between output rows), added under every tap in order
-            let wide = &mut tmp[..win.wide_len()];
-            wide.fill(0.0);
-            for (oy, gr) in gc.chunks_exact(ow).enumerate() {
-                wide[oy * pw..oy * pw + ow].copy_from_slice(gr);
-            }
-            for ky in 0..win.kh {
-                for kx in 0..win.kw {
-                    let start = ky * win.dh * pw + kx * win.dw;
-                    axpy(&mut d[start..start + wide.len()], w[c * kk + ky * win.kw + kx], wide);
-                }
-            }
+        // phase plane (fy, fx) takes the taps whose row and column fall on it, the kernel turned round
+        let phase = |fy: usize, fx: usize, dst: &mut [f32]| {
+            let taps = (0..kk).filter(|t| (t / win.kw * win.dh) % win.sh == fy && (t % win.kw * win.dw) % win.sw == fx).map(|t| {
+                let (y, x) = (t / win.kw * win.dh / win.sh, t % win.kw * win.dw / win.sw);
+                ((top - y) * qw + left - x, wc[t])
+            });
+            taps_rows(taps, 0.0, grid, dst);
+        };
+        if !strided {
+            phase(0, 0, d);
             continue;
         }
-        for ky in 0..win.kh {
-            for kx in 0..win.kw {
-                let wv = w[c * kk + ky * win.kw + kx];
-                for (oy, gr) in gc.chunks_exact(ow).enumerate() {
-                    let r = &mut d[(oy * win.sh + ky * win.dh) * pw + kx * win.dw..];
-                    for (ox, &gv) in gr.iter().enumerate() {
-                        r[ox * win.sw] += wv * gv;
-                    }
-                }
-            }
+        for (f, dst) in planes.chunks_exact_mut(qh * qw).enumerate() {
+            phase(f / win.sw, f % win.sw, dst);
         }
+        win.merge_phases(planes, d);
     }
 }
 

