@@ -1,5 +1,5 @@
-//! The numeric kernels add in one documented order, bit for bit, in every build: the AVX2 build where
-//! the CPU has it, and the portable build (the same check runs in the browser in `tests/web.rs`).
+//! The numeric kernels add in one documented order, bit for bit, in every build: the AVX-512 and AVX2
+//! builds where the CPU has them, and the portable build (the same check runs in the browser in `tests/web.rs`).
 #![cfg(not(target_arch = "wasm32"))]
 
 use std::process::Command;
@@ -23,14 +23,25 @@ fn threads_give_the_same_bits() {
     }
 }
 
-#[test]
-fn the_portable_build_gives_the_same_bits() {
-    // `LRP_PORTABLE` is read once per process: run the test above again in a child process with it set
-    if std::env::var_os("LRP_PORTABLE").is_some() {
+/// Runs `kernels_add_in_the_documented_order` again in a child process with the environment variable
+/// `var` set (read once per process, it picks the kernels' build).
+fn again_with(var: &str) {
+    if std::env::var_os(var).is_some() {
         return;
     }
     let exe = std::env::current_exe().unwrap();
-    let out = Command::new(exe).args(["--exact", "kernels_add_in_the_documented_order"]).env("LRP_PORTABLE", "1").output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let out = Command::new(exe).args(["--exact", "kernels_add_in_the_documented_order"]).env(var, "1").output().unwrap();
+    assert!(out.status.success(), "{var}: {}", String::from_utf8_lossy(&out.stdout));
     assert!(String::from_utf8_lossy(&out.stdout).contains("1 passed"));
+}
+
+#[test]
+fn the_portable_build_gives_the_same_bits() {
+    again_with("LRP_PORTABLE");
+}
+
+/// Where the CPU has AVX-512 the products use it; the AVX2 build must still be checked there.
+#[test]
+fn the_avx2_build_gives_the_same_bits() {
+    again_with("LRP_NO_AVX512");
 }
