@@ -1237,6 +1237,19 @@ pub fn threads() -> usize {
     1
 }
 
+/// Runs `f` on a thread of the current rayon pool (feature `threads`; else here): called from outside
+/// the pool, each of the kernels' parallel sections would be handed in from outside, the caller
+/// waiting while one pool thread is woken to take it and another to share it, and woken again at the
+/// end; from a pool thread, a section wakes only the thread that shares it. One hand-over for a whole
+/// explanation instead of one per large layer (what made two threads no faster than one in the page).
+pub fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    #[cfg(feature = "threads")]
+    if threads() > 1 {
+        return rayon::scope(|_| f());
+    }
+    f()
+}
+
 /// `out[m, p] = sum_k w[m, k] * col[k, p]` (+ `bias[m]`): a convolution after im2col.
 pub fn matmul(w: &[f32], m: usize, k: usize, col: &[f32], p: usize, bias: Option<&[f32]>, out: &mut [f32]) {
     by_rows(out, m, p, m * k * p, TR, |r0, n, part| matmul_serial(&w[r0 * k..(r0 + n) * k], n, k, col, p, bias.map(|b| &b[r0..r0 + n]), part));

@@ -86,7 +86,8 @@ impl PhotoEngine {
         let model = self.model.as_ref().ok_or_else(|| bad("no model loaded"))?;
         let method = self.cached.get(model, &req)?;
         let query = Query { target: req.target, contrast: req.contrast, normalize: req.normalize };
-        let e = self.explainer.explain(model, &self.pixels, method, &query).map_err(js)?;
+        let (explainer, pixels) = (&mut self.explainer, &self.pixels);
+        let e = crate::ops::on_pool(|| explainer.explain(model, pixels, method, &query)).map_err(js)?;
         let plane = e.heatmap.len() / 3;
         let summed: Vec<f32> = (0..plane).map(|i| e.heatmap[i] + e.heatmap[plane + i] + e.heatmap[2 * plane + i]).collect();
         let out = to_js(&Summary::of(e, &req.method, model))?;

@@ -16,9 +16,11 @@ import { settings, paramsFrom, paramText } from './settings.js';
 const $ = (id) => document.getElementById(id);
 const MODEL_URL = 'models/efficientnet-lite0.safetensors';
 // Threads for the photo engine: `?threads=N` in the page's address (1 to 8; each further thread is a Web
-// Worker on the engine's shared memory), else one: on the 2-core machine we measure on, two threads in
-// the page were no faster than one (README, "The photo model"), so they are offered, not the default
-const THREADS = Math.max(1, Math.min(8, Math.floor(Number(new URLSearchParams(location.search).get('threads'))) || 1));
+// Worker on the engine's shared memory), else as many as the machine has cores, up to 4 (only the
+// products and depthwise convolutions are shared out, about two thirds of the work, so more threads
+// add little; on the 2-core machine we measure on, two gave 1.1 to 1.2x: README, "The photo model")
+const asked = Math.floor(Number(new URLSearchParams(location.search).get('threads')));
+const THREADS = Math.max(1, Math.min(8, asked || Math.min(4, navigator.hardwareConcurrency || 1)));
 // The view's markup and style, added when it first opens (the digits' first load does not carry them).
 const MARKUP = `
 <p class="tagline">A real ImageNet network (EfficientNet-Lite0, 1000 classes) says what a photo shows, and the heatmap shows which pixels made it say so. <span class="more">Your photos and the webcam never leave this machine: the network runs in this page.</span></p>

@@ -391,7 +391,9 @@ fn run(cli: Cli) -> lrp::Result<()> {
             let model = io.model.load()?;
             let (pixels, _, batch) = read_input(&io.input, &model, io.crop)?;
             let mut ex = Explainer::new(&model);
-            let out = pixels.chunks_exact(model.input_len()).map(|x| Ok(CliPrediction::of(ex.predict(&model, x)?, &model))).collect::<lrp::Result<Vec<_>>>()?;
+            let out = lrp::ops::on_pool(|| {
+                pixels.chunks_exact(model.input_len()).map(|x| Ok(CliPrediction::of(ex.predict(&model, x)?, &model))).collect::<lrp::Result<Vec<_>>>()
+            })?;
             print_one_or_many(&out, batch);
         }
         Cmd::Explain {
@@ -433,15 +435,18 @@ fn run(cli: Cli) -> lrp::Result<()> {
             let mut ex = Explainer::new(&model);
             let mut results = Vec::new();
             let mut layer_maps: Vec<Vec<f32>> = vec![Vec::new(); model.shapes().len()];
-            for x in pixels.chunks_exact(model.input_len()) {
-                let e = ex.explain(&model, x, &m, &query)?.clone();
-                if layers {
-                    for (i, buf) in layer_maps.iter_mut().enumerate() {
-                        buf.extend_from_slice(ex.layer_relevance(i).unwrap_or(&[]));
+            lrp::ops::on_pool(|| -> lrp::Result<()> {
+                for x in pixels.chunks_exact(model.input_len()) {
+                    let e = ex.explain(&model, x, &m, &query)?.clone();
+                    if layers {
+                        for (i, buf) in layer_maps.iter_mut().enumerate() {
+                            buf.extend_from_slice(ex.layer_relevance(i).unwrap_or(&[]));
+                        }
                     }
+                    results.push(e);
                 }
-                results.push(e);
-            }
+                Ok(())
+            })?;
             let name = rules.as_ref().map_or(method.clone(), |r| format!("rules:{r}"));
             let shape = model.input_stage().input_shape();
             let dims: Vec<usize> = if shape.c == 1 { vec![shape.h, shape.w] } else { vec![shape.c, shape.h, shape.w] };
