@@ -51,6 +51,19 @@ test('a sample photo: the expected top-1, a heatmap, any class explained', async
   assert.ok(await heatSpread(page) > 100, 'the heatmap is not blank');
   assert.match(await page.textContent('#photo-why'), /Why “espresso”\?/);
   assert.ok(Number(await page.getAttribute('#photo-heat', 'data-nonzero')) > 10000);
+  // the colour scale is the 99th percentile of |R|: about 1 % of the pixels take the colour bar's end
+  // colours (on the maximum's scale only the largest one would), and the caption says so
+  const saturated = await page.evaluate(() => {
+    const bar = document.querySelector('#photo-colorbar').getContext('2d').getImageData(0, 0, 256, 1).data;
+    const ends = [bar.slice(0, 3), bar.slice(255 * 4, 255 * 4 + 3)].map((c) => c.join());
+    const c = document.querySelector('#photo-heat');
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4) if (ends.includes(`${d[i]},${d[i + 1]},${d[i + 2]}`)) n++;
+    return n / (d.length / 4);
+  });
+  assert.ok(saturated > 0.005 && saturated < 0.03, `${(100 * saturated).toFixed(2)} % of the pixels in full colour`);
+  assert.match(await page.textContent('#photo-scale'), /99th percentile of \|relevance\|/);
   // the second class of the top-5, then a contrast by Shift-click
   const second = await page.getAttribute('#photo-top .top-row:nth-child(2)', 'data-class');
   s = await seqOf(page);

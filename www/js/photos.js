@@ -21,6 +21,17 @@ const MODEL_URL = 'models/efficientnet-lite0.safetensors';
 // add little; on the 2-core machine we measure on, two gave 1.1 to 1.2x: README, "The photo model")
 const asked = Math.floor(Number(new URLSearchParams(location.search).get('threads')));
 const THREADS = Math.max(1, Math.min(8, asked || Math.min(4, navigator.hardwareConcurrency || 1)));
+// The heatmap's colour scale: a high percentile of |R| rather than its maximum (Captum's
+// visualize_image_attr clips at the 98th by default), as a deep network's map has a few pixels
+// far above the rest and on the maximum's scale the photo's map is nearly white; the pixels above it
+// saturate. The maximum where the percentile is 0 (a map that is mostly zeros).
+const SCALE_PERCENTILE = 99;
+function colourScale(heat) {
+  const mags = Float32Array.from(heat, Math.abs).sort();
+  if (mags.length === 0) return 0;
+  const p = mags[Math.min(mags.length - 1, Math.floor((SCALE_PERCENTILE / 100) * mags.length))];
+  return p > 0 ? p : mags[mags.length - 1];
+}
 // The view's markup and style, added when it first opens (the digits' first load does not carry them).
 const MARKUP = `
 <p class="tagline">A real ImageNet network (EfficientNet-Lite0, 1000 classes) says what a photo shows, and the heatmap shows which pixels made it say so. <span class="more">Your photos and the webcam never leave this machine: the network runs in this page.</span></p>
@@ -48,6 +59,7 @@ const MARKUP = `
     <div class="row"><label for="photo-opacity">heatmap opacity</label><input id="photo-opacity" type="range" min="0" max="1" step="0.05" value="0.75"></div>
     <figure class="heat-fig"><canvas id="photo-heat" width="224" height="224" aria-label="the relevance heatmap alone"></canvas><figcaption>the heatmap alone (relevance summed over the red, green and blue channels)</figcaption></figure>
     <div class="colorbar-row"><span>−</span><canvas id="photo-colorbar" width="256" height="12" aria-hidden="true"></canvas><span>+</span></div>
+    <p id="photo-scale" class="small"></p>
     <p id="photo-sum" class="small"></p>
     <p id="photo-status" class="small" role="status"></p>
   </section>
@@ -574,10 +586,10 @@ export class PhotoView {
     const name = (c) => (this.classes[c] || String(c)).split(',')[0];
     this.renderTop();
     const heat = r.heatmap;
-    let scale = 0;
-    for (const v of heat) scale = Math.max(scale, Math.abs(v));
+    const scale = colourScale(heat);
     this.heat = heat;
     this.scale = scale;
+    $('photo-scale').textContent = `The colour bar runs from −${scale.toPrecision(2)} to +${scale.toPrecision(2)}, the ${SCALE_PERCENTILE}th percentile of |relevance|, so that a few extreme pixels do not wash the map out; the strongest ${100 - SCALE_PERCENTILE} % of the pixels show in full colour.`;
     $('photo-heat').getContext('2d').putImageData(new ImageData(new Uint8ClampedArray(colorize(heat, scale, false, settings.colormap)), this.side, this.side), 0, 0);
     this.drawOverlay();
     renderColorbar($('photo-colorbar'), (t) => colorOf(t, settings.colormap));
