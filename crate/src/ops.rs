@@ -1241,7 +1241,8 @@ pub fn threads() -> usize {
 /// the pool, each of the kernels' parallel sections would be handed in from outside, the caller
 /// waiting while one pool thread is woken to take it and another to share it, and woken again at the
 /// end; from a pool thread, a section wakes only the thread that shares it. One hand-over for a whole
-/// explanation instead of one per large layer (what made two threads no faster than one in the page).
+/// explanation instead of one per large layer (one of the two reasons two threads had been no faster
+/// than one in the page: README, "The photo model").
 pub fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     #[cfg(feature = "threads")]
     if threads() > 1 {
